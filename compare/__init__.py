@@ -1,0 +1,1 @@
+"""The comparison harness: the shared MNIST pipeline, the runner, metrics and the CLI."""

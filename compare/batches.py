@@ -1,0 +1,58 @@
+"""Seeded mini-batches: the exact index arrays both networks train on.
+
+Epoch `e` is a fresh permutation drawn from `numpy.random.default_rng((seed, e))`,
+cut into batches of `batch_size`. Because each epoch has its own generator, any
+epoch can be reproduced on its own (resuming, or the Keras twin replaying the
+scratch network's batches) and two epochs never share a permutation by accident.
+
+The last batch of an epoch holds the remainder (`n_samples % batch_size` items)
+unless `drop_last=True`; this is what `keras.Model.fit` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchSchedule:
+    """Which training indices go into which mini-batch, epoch by epoch."""
+
+    n_samples: int
+    batch_size: int
+    seed: int = 0
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be positive, got {self.n_samples}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
+        if self.drop_last and self.batch_size > self.n_samples:
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds the {self.n_samples} samples with drop_last"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        full, rest = divmod(self.n_samples, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        """The index arrays of epoch `epoch` (0-based), each (batch_size,) int64."""
+        order = np.random.default_rng((self.seed, epoch)).permutation(self.n_samples)
+        stops = range(self.batch_size, self.n_samples + self.batch_size, self.batch_size)
+        batches = [order[stop - self.batch_size : stop] for stop in stops]
+        if self.drop_last and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return batches
+
+    def epochs(self, n_epochs: int, start: int = 0) -> Iterator[list[np.ndarray]]:
+        """Each epoch's batches in turn, for epochs `start` .. `start + n_epochs - 1`."""
+        for epoch in range(start, start + n_epochs):
+            yield self.epoch(epoch)

@@ -1,0 +1,91 @@
+"""`mnist-compare`: one command line, one subcommand per module.
+
+Each subcommand lives in `compare/commands/<name>.py` and defines
+`configure(parser)` (its arguments) and `run(args) -> int` (its exit code).
+Modules are imported lazily, so `mnist-compare report` or `data` never pays for
+importing TensorFlow.
+
+Errors the user can fix (`CliError`, `ConfigError`, `DataError`, ...) are printed
+as one line `mnist-compare: error: ...` with exit code 2 (bad input) or 1
+(a failure while working); no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# (name, one-line help). The order is the order shown in --help.
+SUBCOMMANDS: tuple[tuple[str, str], ...] = (
+    ("run", "train the scratch network and its Keras twin side by side; write a run folder"),
+    ("check", "prove the scratch network equals Keras: gradients and lockstep training"),
+    ("report", "render a run folder into report.md, report.html and PNG figures"),
+    ("predict", "recognise your own handwritten digit images with both networks"),
+    ("data", "locate or download MNIST, verify its digests, print a summary"),
+    ("bench", "benchmark the scratch network against BLAS and Keras"),
+)
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"compare.commands.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with `only`, import just that subcommand's module."""
+    parser = argparse.ArgumentParser(
+        prog="mnist-compare",
+        description="A from-scratch NumPy network and its Keras twin, trained side by side on MNIST.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            _command_module(name).configure(sub)
+    return parser
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from scratch.config import ConfigError
+
+    types: list[type[BaseException]] = [CliError, ConfigError]
+    try:
+        from compare.data import DataError
+
+        types.append(DataError)
+    except ImportError:  # pragma: no cover - during early development only
+        pass
+    return tuple(types)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Only the chosen subcommand's module is imported (fast --help, no TF for `report`).
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    known = {name for name, _ in SUBCOMMANDS}
+    parser = build_parser(only=chosen if chosen in known else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(_command_module(args.command).run(args) or 0)
+    except _user_error_types() as error:
+        print(f"mnist-compare: error: {error}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
+    except KeyboardInterrupt:
+        print("mnist-compare: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `mnist-compare` subcommand: `configure(parser)` and `run(args) -> int`."""

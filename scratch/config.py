@@ -1,0 +1,136 @@
+"""The model config: the single source of truth for both networks.
+
+The scratch network is built from a `ModelConfig`, and so is its Keras twin
+(`keras_baseline`), so the two can never silently disagree on layer sizes,
+activation, loss, initializer, optimizer settings or dtype. Every field is
+validated here, up front, with an error that says what to do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+# The loss fixes the output layer: crossentropy goes with softmax, mse with sigmoid
+# (the textbook "quadratic cost" network).
+LOSSES = ("crossentropy", "mse")
+OUTPUT_ACTIVATION = {"crossentropy": "softmax", "mse": "sigmoid"}
+INITIALIZERS = ("glorot_uniform", "he_normal", "normal")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+DTYPES = ("float32", "float64")
+
+
+class ConfigError(ValueError):
+    """A bad hyperparameter or config key; the message is one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and training rule of one multilayer perceptron.
+
+    `momentum` is used only by the `momentum` and `nesterov` optimizers; `beta_1`,
+    `beta_2` and `epsilon` only by `adam`. `l2` adds `l2 * sum(W**2)` over every
+    kernel (not the biases) to the loss, exactly as `keras.regularizers.L2` does.
+    """
+
+    input_size: int = 784
+    hidden_sizes: tuple[int, ...] = (128,)
+    output_size: int = 10
+    activation: str = "relu"
+    loss: str = "crossentropy"
+    init: str = "glorot_uniform"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    l2: float = 0.0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        # Accept any sequence of sizes (a list from TOML, say) but store a tuple.
+        hidden = self.hidden_sizes
+        if isinstance(hidden, int):
+            hidden = (hidden,)
+        object.__setattr__(self, "hidden_sizes", tuple(hidden))
+        self._validate()
+
+    def _validate(self) -> None:
+        for name in ("input_size", "output_size"):
+            _require_positive_int(name, getattr(self, name))
+        if not self.hidden_sizes:
+            raise ConfigError("hidden_sizes is empty: give at least one hidden layer, e.g. (128,)")
+        for size in self.hidden_sizes:
+            _require_positive_int("hidden_sizes", size)
+        _require_choice("activation", self.activation, ACTIVATIONS)
+        _require_choice("loss", self.loss, LOSSES)
+        _require_choice("init", self.init, INITIALIZERS)
+        _require_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _require_choice("dtype", self.dtype, DTYPES)
+        _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        _require_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _require_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
+        _require_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
+        _require_number("epsilon", self.epsilon, low=0.0, low_open=True)
+        _require_number("l2", self.l2, low=0.0)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """All layer widths, input first: (784, *hidden_sizes, 10)."""
+        return (self.input_size, *self.hidden_sizes, self.output_size)
+
+    @property
+    def output_activation(self) -> str:
+        """softmax for crossentropy, sigmoid for mse."""
+        return OUTPUT_ACTIVATION[self.loss]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (lists, not tuples), ready for JSON or TOML."""
+        data = asdict(self)
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a mapping; an unknown key is an error, not silently ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown model config key(s) {', '.join(unknown)}; "
+                f"valid keys are: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+
+def _require_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _require_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def _require_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ConfigError(f"{name} must be in {span}, got {value!r}")

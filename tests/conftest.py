@@ -1,0 +1,47 @@
+"""Shared fixtures. Real-MNIST tests read the files from $MNIST_DATA_DIR (CI sets it
+to ../shared/data/mnist); when unset we fall back to ../shared/data/mnist beside the
+repository. If neither holds MNIST, real-data tests FAIL: they never skip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+# Keep TensorFlow quiet and deterministic in every test process.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder with the real MNIST files; fails the test if it is missing."""
+    from compare.data import ENV_DATA_DIR, missing_files
+
+    candidate = os.environ.get(ENV_DATA_DIR) or str(SHARED_MNIST)
+    directory = Path(candidate)
+    if not directory.is_dir() or missing_files(directory):
+        pytest.fail(
+            f"real MNIST not found in {directory}: set {ENV_DATA_DIR} to the folder "
+            "with the four MNIST .gz files (CI uses ../shared/data/mnist)"
+        )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """The verified real MNIST arrays (uint8), loaded once per test session."""
+    from compare.data import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """Real MNIST splits with 2,000 training images (float32): quick integration tests."""
+    from compare.data import make_splits
+
+    return make_splits(mnist, val_size=1000, seed=0, limit_train=2000)
