@@ -45,3 +45,16 @@ def mnist_small(mnist):
     from compare.data import make_splits
 
     return make_splits(mnist, val_size=1000, seed=0, limit_train=2000)
+
+
+@pytest.fixture(scope="session")
+def quick_run(mnist_dir, tmp_path_factory) -> Path:
+    """One finished real run folder (both models, 3,000 training images, 2 epochs),
+    made once per session by the real CLI and shared by run, report and predict tests."""
+    from compare.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    argv = ["run", "--data-dir", str(mnist_dir), "--limit-train", "3000", "--epochs", "2"]
+    code = main([*argv, "--out", str(out), "--quiet"])
+    assert code == 0, f"mnist-compare run exited {code}"
+    return out
