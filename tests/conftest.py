@@ -49,12 +49,12 @@ def mnist_small(mnist):
 
 @pytest.fixture(scope="session")
 def quick_run(mnist_dir, tmp_path_factory) -> Path:
-    """One finished real run folder (both models, 3,000 training images, 2 epochs),
+    """One finished real run folder (both models, 10,000 training images, 3 epochs),
     made once per session by the real CLI and shared by run, report and predict tests."""
     from compare.cli import main
 
     out = tmp_path_factory.mktemp("runs") / "quick"
-    argv = ["run", "--data-dir", str(mnist_dir), "--limit-train", "3000", "--epochs", "2"]
+    argv = ["run", "--data-dir", str(mnist_dir), "--limit-train", "10000", "--epochs", "3"]
     code = main([*argv, "--out", str(out), "--quiet"])
     assert code == 0, f"mnist-compare run exited {code}"
     return out
