@@ -44,7 +44,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, import just that subcommand's module."""
     parser = argparse.ArgumentParser(
         prog="mnist-compare",
-        description="A from-scratch NumPy network and its Keras twin, trained side by side on MNIST.",
+        description="A from-scratch NumPy network and its Keras twin, side by side on MNIST.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in SUBCOMMANDS:
