@@ -27,12 +27,11 @@ class BatchSchedule:
     drop_last: bool = False
 
     def __post_init__(self) -> None:
-        if self.n_samples < 1:
-            raise ValueError(f"n_samples must be positive, got {self.n_samples}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
+        for field, value in (("n_samples", self.n_samples), ("batch_size", self.batch_size)):
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{field} must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.drop_last and self.batch_size > self.n_samples:
             raise ValueError(
                 f"batch_size {self.batch_size} exceeds the {self.n_samples} samples with drop_last"
@@ -45,6 +44,8 @@ class BatchSchedule:
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
         """The index arrays of epoch `epoch` (0-based), each (batch_size,) int64."""
+        if not _is_int(epoch) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
         order = np.random.default_rng((self.seed, epoch)).permutation(self.n_samples)
         stops = range(self.batch_size, self.n_samples + self.batch_size, self.batch_size)
         batches = [order[stop - self.batch_size : stop] for stop in stops]
@@ -56,3 +57,8 @@ class BatchSchedule:
         """Each epoch's batches in turn, for epochs `start` .. `start + n_epochs - 1`."""
         for epoch in range(start, start + n_epochs):
             yield self.epoch(epoch)
+
+
+def _is_int(value: object) -> bool:
+    """A real integer (Python or NumPy), not a bool or a float."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)

@@ -55,16 +55,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    """CliError plus each package's user-error class (bad config, bad data, bad file)."""
+    from compare.data import DataError
     from scratch.config import ConfigError
 
-    types: list[type[BaseException]] = [CliError, ConfigError]
-    try:
-        from compare.data import DataError
-
-        types.append(DataError)
-    except ImportError:  # pragma: no cover - during early development only
-        pass
-    return tuple(types)
+    return (CliError, ConfigError, DataError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnist-compare: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `mnist-compare data | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

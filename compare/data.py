@@ -157,7 +157,8 @@ def _check_layout(data: MnistData) -> None:
             )
         if labels.ndim != 1 or len(labels) != len(images):
             raise DataError(
-                f"{data.source}: {split} has {len(images)} images but labels of shape {labels.shape}"
+                f"{data.source}: {split} has {len(images)} images "
+                f"but labels of shape {labels.shape}"
             )
         if labels.size and labels.max() > 9:
             raise DataError(f"{data.source}: {split} labels go up to {labels.max()}, expected 0..9")
@@ -206,10 +207,12 @@ def split_indices(
     return np.sort(train_index), val_index
 
 
-def flatten_scale(images: np.ndarray, dtype: str, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+def flatten_scale(
+    images: np.ndarray, dtype: str, mean: float = 0.0, std: float = 1.0
+) -> np.ndarray:
     """uint8 (n, 28, 28) -> (n, 784) in [0, 1], then (x - mean) / std, in `dtype`."""
     x = images.reshape(len(images), -1).astype(dtype)  # (n, 784)
-    x *= np.asarray(1.0 / 255.0, dtype=dtype)
+    x /= np.asarray(255.0, dtype=dtype)  # division, not * (1/255): bit-equal to `x / 255`
     if mean != 0.0 or std != 1.0:
         x -= np.asarray(mean, dtype=dtype)
         x /= np.asarray(std, dtype=dtype)
@@ -233,6 +236,8 @@ def make_splits(
     mean, std = 0.0, 1.0
     if standardize:
         mean, std = float(x_train.mean(dtype=np.float64)), float(x_train.std(dtype=np.float64))
+        if std == 0.0:
+            raise DataError("cannot standardize: every training pixel has the same value")
         x_train = flatten_scale(data.train_images[train_index], dtype, mean, std)
     return Splits(
         x_train=x_train,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -77,7 +78,8 @@ def parse_idx(content: bytes, name: str = "<bytes>") -> np.ndarray:
         )
     if actual > expected:
         raise IdxError(
-            f"{name}: {actual - expected} trailing bytes after the {shape} data (padded or wrong file)"
+            f"{name}: {actual - expected} trailing bytes after the {shape} data "
+            "(padded or wrong file)"
         )
     data = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
@@ -91,7 +93,8 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 def encode_idx(array: np.ndarray) -> bytes:
     """The IDX bytes of `array` (used by tests and for writing small datasets)."""
-    native = np.asarray(array).dtype.newbyteorder("=")
+    array = np.asarray(array)
+    native = array.dtype.newbyteorder("=")
     if native not in _CODE_BY_DTYPE:
         raise IdxError(f"dtype {array.dtype} has no IDX code")
     code = _CODE_BY_DTYPE[native]
@@ -106,5 +109,10 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = No
     content = encode_idx(array)
     if compress or (compress is None and path.suffix == ".gz"):
         content = gzip.compress(content, mtime=0)
-    path.write_bytes(content)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: atomic replace
+    try:
+        temp.write_bytes(content)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
     return path
