@@ -1,0 +1,271 @@
+"""Recognise a person's own digit images with the models of a finished run.
+
+`load_run` reads `scratch.npz` and/or `keras.keras` plus the run's input
+standardization from `summary.json`; `predict_images` preprocesses each image
+once (`compare.digits.preprocess_digit`) and feeds the same 784 values to every
+model, so any disagreement is the models', not the pipeline's. Failures are
+kept per image (`Prediction.error`) so one bad file never hides the others.
+`save_figure` draws, per image, the original, the 28x28 input and each
+model's probabilities (matplotlib, Agg backend: no display needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compare.digits import DigitError, preprocess_digit, read_image
+
+MODEL_FILES = {"scratch": "scratch.npz", "keras": "keras.keras"}  # display order
+
+
+class RunError(Exception):
+    """A missing or unusable run folder; one line that says what to do."""
+
+
+@dataclass
+class RunModels:
+    """The trained models of one run and how their inputs were scaled."""
+
+    run_dir: Path
+    models: dict[str, Any]  # "scratch" / "keras" -> object with predict_proba(x)
+    dtype: str = "float32"
+    standardized: bool = False
+    mean: float = 0.0
+    std: float = 1.0
+
+    def model_input(self, pixels: np.ndarray) -> np.ndarray:
+        """(784,) in [0, 1] -> (1, 784) as the run's training data: dtype, then standardized."""
+        x = pixels.reshape(1, -1).astype(self.dtype)  # (1, 784)
+        if self.standardized:
+            x = (x - np.asarray(self.mean, self.dtype)) / np.asarray(self.std, self.dtype)
+        return x
+
+
+@dataclass
+class Prediction:
+    """One image's outcome: its 28x28 input and each model's 10 probabilities, or an error."""
+
+    image: str
+    original: np.ndarray | None = None  # the decoded file, for figures
+    pixels: np.ndarray | None = None  # (784,) in [0, 1], what the networks saw
+    probabilities: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (10,)
+    error: str | None = None
+
+    def digit(self, name: str) -> int:
+        return int(np.argmax(self.probabilities[name]))
+
+    def top3(self, name: str) -> list[tuple[int, float]]:
+        """The three most probable digits, most probable first."""
+        p = self.probabilities[name]
+        order = np.argsort(-p, kind="stable")[:3]
+        return [(int(d), float(p[d])) for d in order]
+
+    @property
+    def agree(self) -> bool | None:
+        """Whether all models predict the same digit; None with a single model."""
+        if len(self.probabilities) < 2:
+            return None
+        return len({self.digit(name) for name in self.probabilities}) == 1
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise RunError(
+            f"{run_dir} has no summary.json: give the folder written by 'mnist-compare run --out'"
+        )
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{path} is not valid JSON ({error}); re-run 'mnist-compare run'") from None
+    if not isinstance(summary, dict):
+        raise RunError(f"{path} is not a JSON object; re-run 'mnist-compare run'")
+    return summary
+
+
+def _input_scaling(summary: dict[str, Any], path: Path) -> tuple[str, bool, float, float]:
+    """(dtype, standardized, mean, std) of the run's training inputs."""
+    data = summary.get("data") or {}
+    model = (summary.get("config") or {}).get("model") or {}
+    dtype = model.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise RunError(f"{path}: config.model.dtype is {dtype!r}, expected float32 or float64")
+    standardized = bool(data.get("standardized", False))
+    if not standardized:
+        return dtype, False, 0.0, 1.0
+    mean, std = data.get("mean"), data.get("std")
+    if not isinstance(mean, int | float) or not isinstance(std, int | float) or std <= 0:
+        raise RunError(
+            f"{path}: the run standardized its inputs but data.mean/data.std are missing "
+            "or invalid; re-run 'mnist-compare run'"
+        )
+    return dtype, True, float(mean), float(std)
+
+
+def _load_model(name: str, path: Path) -> Any:
+    """Load one saved model with its own package (TensorFlow only for Keras)."""
+    if name == "scratch":
+        from scratch import Network
+
+        return Network.load(path)
+    from keras_baseline import KerasTwin
+
+    return KerasTwin.load(path)
+
+
+def load_run(run_dir: str | Path) -> RunModels:
+    """The models and input scaling of a finished run folder; `RunError` if unusable."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} does not exist; pass --run RUN_DIR from a run")
+    summary = _read_summary(run_dir)
+    dtype, standardized, mean, std = _input_scaling(summary, run_dir / "summary.json")
+    models: dict[str, Any] = {}
+    for name, file_name in MODEL_FILES.items():
+        path = run_dir / file_name
+        if not path.is_file():
+            continue
+        try:
+            models[name] = _load_model(name, path)
+        except ImportError as error:
+            raise RunError(
+                f"cannot load {path}: {error}; reinstall mnist-compare (pip install -e .)"
+            ) from None
+        except Exception as error:  # noqa: BLE001 - any failure means a corrupt model file
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise RunError(f"cannot load {path}: {message}; re-run 'mnist-compare run'") from None
+    if not models:
+        raise RunError(
+            f"{run_dir} holds neither scratch.npz nor keras.keras: "
+            "give the folder of a finished 'mnist-compare run'"
+        )
+    return RunModels(run_dir, models, dtype, standardized, mean, std)
+
+
+def _prepare(image: str | Path) -> Prediction:
+    """Read and preprocess one image; a failure is kept as its one-line error."""
+    result = Prediction(image=str(image))
+    try:
+        result.original = read_image(image)
+        result.pixels = preprocess_digit(result.original)
+    except DigitError as error:
+        message, prefix = str(error), f"{image}: "
+        result.error = message if message.startswith(prefix) else prefix + message
+    return result
+
+
+def predict_images(run: RunModels, images: list[str | Path]) -> list[Prediction]:
+    """Preprocess each image once, then ask every model about all good images in one batch."""
+    results = [_prepare(image) for image in images]
+    good = [result for result in results if result.error is None]
+    if not good:
+        return results
+    x = np.concatenate([run.model_input(result.pixels) for result in good])  # (n, 784)
+    for name, model in run.models.items():
+        P = np.asarray(model.predict_proba(x), np.float64)  # (n, 10)
+        for result, p in zip(good, P, strict=True):
+            result.probabilities[name] = p  # (10,)
+    return results
+
+
+def to_json(result: Prediction) -> dict[str, Any]:
+    """`{"image", <model>: {"digit", "top3"}, "agree"}` or `{"image", "error"}`."""
+    if result.error is not None:
+        return {"image": result.image, "error": result.error}
+    entry: dict[str, Any] = {"image": result.image}
+    for name in result.probabilities:
+        top3 = [[digit, round(p, 6)] for digit, p in result.top3(name)]
+        entry[name] = {"digit": result.digit(name), "top3": top3}
+    entry["agree"] = result.agree
+    return entry
+
+
+def format_text(result: Prediction) -> str:
+    """A few human-readable lines for one successfully predicted image."""
+    lines = [result.image]
+    width = max(len(name) for name in result.probabilities)
+    for name in result.probabilities:
+        top = "  ".join(f"{digit}: {p:6.1%}" for digit, p in result.top3(name))
+        lines.append(f"  {name + ':':<{width + 1}} {result.digit(name)}   (top 3  {top})")
+    if result.agree is not None:
+        lines.append(f"  {'agree' if result.agree else 'DISAGREE'}")
+    return "\n".join(lines)
+
+
+def figure_paths(out: str | Path, images: list[str]) -> list[Path]:
+    """One figure per image: OUT itself for one image, OUT-<stem>.png for several.
+
+    Two images with the same stem (a/7.png, b/7.png) get OUT-7.png and OUT-7-2.png.
+    """
+    out = Path(out)
+    if len(images) == 1:
+        return [out]
+    paths: list[Path] = []
+    seen: dict[str, int] = {}
+    for image in images:
+        stem = Path(image).stem or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        suffix = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
+        paths.append(out.with_name(f"{out.stem}-{suffix}{out.suffix}"))
+    return paths
+
+
+def _original_for_display(original: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """RGB(A) for colour images, gray otherwise, scaled to [0, 1] for imshow."""
+    scale = float(np.iinfo(original.dtype).max) if original.dtype.kind in "ui" else 1.0
+    shown = original.astype(np.float32) / scale
+    if shown.ndim == 3 and shown.shape[2] in (3, 4):
+        order = [2, 1, 0, 3][: shown.shape[2]]  # OpenCV's BGR(A) -> RGB(A)
+        return np.clip(shown[:, :, order], 0, 1), None
+    return np.clip(shown.reshape(shown.shape[:2]), 0, 1), "gray"
+
+
+def save_figure(result: Prediction, out: Path) -> None:
+    """Original | 28x28 network input | one probability bar chart per model; atomic write."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result.probabilities)
+    fig, axes = plt.subplots(1, 2 + len(names), figsize=(3.2 * (2 + len(names)), 3.2))
+    shown, cmap = _original_for_display(result.original)
+    axes[0].imshow(shown, cmap=cmap, vmin=0, vmax=1)
+    axes[0].set_title(f"original {result.original.shape[1]}x{result.original.shape[0]}")
+    axes[1].imshow(result.pixels.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title("network input 28x28")
+    for axis in axes[:2]:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    for axis, name in zip(axes[2:], names, strict=True):
+        p = result.probabilities[name]
+        colors = ["tab:orange" if d == result.digit(name) else "tab:blue" for d in range(10)]
+        axis.bar(range(10), p, color=colors)
+        axis.set_xticks(range(10))
+        axis.set_ylim(0, 1)
+        axis.set_xlabel("digit")
+        axis.set_ylabel("probability")
+        axis.set_title(f"{name}: {result.digit(name)} ({p.max():.1%})")
+    fig.suptitle(Path(result.image).name)
+    fig.tight_layout()
+    _save_atomically(fig, out)
+    plt.close(fig)
+
+
+def _save_atomically(fig: Any, out: Path) -> None:
+    """Write to a temp file in the same folder, then rename: never a half-written figure."""
+    handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix)
+    os.close(handle)
+    try:
+        fig.savefig(temp, dpi=100)
+        os.replace(temp, out)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
