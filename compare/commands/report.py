@@ -1,4 +1,5 @@
-"""`mnist-compare report`: not built yet."""
+"""`mnist-compare report RUN_DIR`: render a run folder into report.md, report.html and
+figures/*.png, from the folder's files alone (no training, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare report`."""
+    parser.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a run folder made by `mnist-compare run`"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
+    from reports import ReportError, render_report
 
-    raise CliError("'report' is not implemented yet", exit_code=1)
+    try:
+        written = render_report(args.run_dir)
+    except ReportError as error:
+        raise CliError(str(error), exit_code=error.exit_code) from None
+    except OSError as error:
+        raise CliError(f"cannot write the report into {args.run_dir}: {error}", 1) from None
+    figures = len(written) - 2
+    print(f"wrote {written['html']}")
+    print(f"wrote {written['markdown']}")
+    print(f"wrote {figures} figure(s) in {written['html'].parent / 'figures'}")
+    return 0

@@ -1,0 +1,93 @@
+"""The report as data: a list of blocks that both the Markdown and HTML writers render.
+
+Building the content once and rendering it twice keeps report.md and report.html
+saying exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2  # 1 is the title
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Plain text; `**bold**` and `` `code` `` are honoured by both writers."""
+
+    text: str
+    kind: str = "normal"  # normal | verdict | warning | note
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    align_right_from: int = 1  # numeric columns start here
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A rendered PNG; written to RUN/figures/<name>.png and embedded in the HTML."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+    language: str = "python"
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """The teaching pairs: a title, an explanation, scratch code beside Keras code."""
+
+    title: str
+    explanation: str
+    left: Code
+    right: Code
+
+
+Block = Heading | Paragraph | Table | Figure | Code | SideBySide
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> None:
+        self.blocks.extend(blocks)
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [block for block in self.blocks if isinstance(block, Figure)]
+
+
+def fmt(value: object, digits: int = 4) -> str:
+    """A number for a table cell; missing values as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "—"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{100.0 * value:.{digits}f}%"

@@ -1,0 +1,111 @@
+"""Pictures of digits: where the models disagree, their most confident mistakes,
+and what their first layers learned (weights drawn as 28x28 images).
+
+Images come from examples.npz (every test image either model got wrong or on
+which they disagree); labels, predictions and confidences from predictions.csv.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+from reports.document import Figure
+from reports.figures import png_bytes
+from reports.loader import MODEL_LABELS, RunData
+
+COLUMNS = 8
+
+
+def _cell_text(row: pd.Series, models: list[str]) -> str:
+    parts = [f"#{int(row['index'])}: true {int(row['label'])}"]
+    for model in models:
+        parts.append(
+            f"{model[0].upper()}: {int(row[f'{model}_pred'])} ({row[f'{model}_confidence']:.2f})"
+        )
+    return "\n".join(parts)
+
+
+def _grid(run: RunData, rows: pd.DataFrame, title: str, models: list[str]) -> MplFigure | None:
+    rows = rows[rows["index"].isin(run.examples)]
+    if rows.empty:
+        return None
+    n_rows = -(-len(rows) // COLUMNS)
+    fig = MplFigure(figsize=(1.45 * COLUMNS, 1.85 * n_rows + 0.5))
+    axes = np.atleast_1d(fig.subplots(n_rows, COLUMNS)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, (_, row) in zip(axes, rows.iterrows(), strict=False):
+        ax.imshow(run.examples[int(row["index"])], cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(_cell_text(row, models), fontsize=7.5)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def disagreements(run: RunData, limit: int = 24) -> Figure | None:
+    """Test digits on which scratch and Keras predict different labels."""
+    frame = run.predictions
+    if not run.both or frame is None or "keras_pred" not in frame or "scratch_pred" not in frame:
+        return None
+    differ = frame[frame["scratch_pred"] != frame["keras_pred"]].copy()
+    total = len(differ)
+    differ["certainty"] = differ[["scratch_confidence", "keras_confidence"]].min(axis=1)
+    differ = differ.sort_values("certainty", ascending=False).head(limit)
+    title = f"Test digits where the models disagree ({len(differ)} of {total} shown)"
+    fig = _grid(run, differ, title, ["scratch", "keras"])
+    if fig is None:
+        return None
+    caption = (
+        f"The models disagree on {total} test images; shown: the {len(differ)} where both were "
+        "most sure of their (different) answers. Each cell: true label, then S = scratch and "
+        "K = Keras prediction with its confidence (top softmax output)."
+    )
+    return Figure("disagreements", caption, png_bytes(fig))
+
+
+def confident_mistakes(run: RunData, model: str, limit: int = 16) -> Figure | None:
+    """The wrong predictions `model` was most confident about."""
+    frame = run.predictions
+    if frame is None or f"{model}_pred" not in frame:
+        return None
+    wrong = frame[frame[f"{model}_pred"] != frame["label"]]
+    wrong = wrong.sort_values(f"{model}_confidence", ascending=False).head(limit)
+    models = [m for m in run.models if f"{m}_pred" in frame]
+    fig = _grid(run, wrong, f"{MODEL_LABELS[model]}: most confident mistakes", models)
+    if fig is None:
+        return None
+    caption = (
+        f"{MODEL_LABELS[model]}'s most confident wrong answers on the test set, with both "
+        "models' predictions (S = scratch, K = Keras) and confidences."
+    )
+    return Figure(f"mistakes_{model}", caption, png_bytes(fig))
+
+
+def first_layer_weights(run: RunData, units: int = 10) -> Figure | None:
+    """The incoming weights of the first `units` hidden units, as 28x28 images."""
+    models = [m for m in run.models if m in run.first_layer]
+    if not models:
+        return None
+    shown = min(units, *(run.first_layer[m].shape[1] for m in models))
+    fig = MplFigure(figsize=(1.3 * shown, 1.5 * len(models) + 0.4))
+    axes = np.array(fig.subplots(len(models), shown)).reshape(len(models), shown)
+    for r, model in enumerate(models):
+        W = run.first_layer[model]  # (784, units)
+        for u in range(shown):
+            image = W[:, u].reshape(28, 28)
+            bound = float(np.abs(image).max()) or 1.0
+            ax = axes[r, u]
+            ax.imshow(image, cmap="RdBu_r", vmin=-bound, vmax=bound)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"unit {u}", fontsize=8)
+        axes[r, 0].set_ylabel(model, fontsize=9)
+    fig.suptitle("first-layer weights (red positive, blue negative)", fontsize=10)
+    caption = (
+        f"Incoming weights of hidden units 0-{shown - 1} of each model, one 28x28 image per "
+        "unit: the pixel pattern that excites (red) or inhibits (blue) the unit."
+    )
+    return Figure("first_layer_weights", caption, png_bytes(fig))

@@ -1,0 +1,149 @@
+"""Read a run folder (docs/architecture.md, "The run folder") into one `RunData`.
+
+Only `summary.json` is required; every other file is optional, because a run may
+have been interrupted, trained one model only, or not used lockstep or seeds.
+A missing optional file simply leaves its field `None` and its report section out.
+Nothing here imports TensorFlow: the Keras weights come from `keras_weights.npz`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MODEL_NAMES = ("scratch", "keras")
+MODEL_LABELS = {"scratch": "Scratch (NumPy)", "keras": "Keras"}
+
+
+class ReportError(Exception):
+    """The run folder cannot be rendered; the message is one line that says what to do."""
+
+    exit_code = 2
+
+
+@dataclass
+class RunData:
+    """Everything a report shows, read from the files of one run folder."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    models: list[str]  # trained models, in MODEL_NAMES order
+    metrics: pd.DataFrame | None = None
+    confusion: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (10, 10)
+    per_class: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None
+    examples: dict[int, np.ndarray] = field(default_factory=dict)  # test index -> (28, 28)
+    lockstep: pd.DataFrame | None = None
+    seeds: pd.DataFrame | None = None
+    first_layer: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (784, units)
+    problems: list[str] = field(default_factory=list)  # unreadable optional files
+
+    @property
+    def both(self) -> bool:
+        return len(self.models) == 2
+
+    def model_summary(self, model: str) -> dict[str, Any]:
+        return self.summary.get("models", {}).get(model, {}) or {}
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read `run_dir`; raise `ReportError` if it is not a readable run folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise ReportError(f"run folder {run_dir} does not exist; pass the --out folder of a run")
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir} is not a folder; pass the --out folder of a run")
+    summary = _read_summary(run_dir / "summary.json")
+    run = RunData(run_dir=run_dir, summary=summary, models=_trained_models(summary))
+    _read_optional(run)
+    return run
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ReportError(
+            f"{path.parent} is not a run folder (no summary.json); "
+            "make one with `mnist-compare run --out DIR`"
+        )
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportError(
+            f"{path} is corrupt ({error}); re-run `mnist-compare run` to recreate it"
+        ) from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("models", {}), dict):
+        raise ReportError(f"{path} is not a run summary (expected a JSON object with 'models')")
+    return summary
+
+
+def _trained_models(summary: dict[str, Any]) -> list[str]:
+    present = summary.get("models") or {}
+    return [name for name in MODEL_NAMES if isinstance(present.get(name), dict)]
+
+
+def _read_optional(run: RunData) -> None:
+    """Fill every optional field whose file exists; note unreadable files in `problems`."""
+    readers = {
+        "metrics.csv": _metrics,
+        "per_class.csv": lambda r, p: setattr(r, "per_class", pd.read_csv(p)),
+        "predictions.csv": lambda r, p: setattr(r, "predictions", pd.read_csv(p)),
+        "lockstep.csv": lambda r, p: setattr(r, "lockstep", pd.read_csv(p)),
+        "seeds.csv": lambda r, p: setattr(r, "seeds", pd.read_csv(p)),
+        "examples.npz": _examples,
+        "scratch.npz": lambda r, p: _first_layer(r, p, "scratch"),
+        "keras_weights.npz": lambda r, p: _first_layer(r, p, "keras"),
+    }
+    for model in run.models:
+        readers[f"confusion_{model}.csv"] = lambda r, p, m=model: _confusion(r, p, m)
+    for name, reader in readers.items():
+        path = run.run_dir / name
+        if not path.is_file():
+            continue
+        try:
+            reader(run, path)
+        except Exception as error:  # a damaged optional file must not stop the report
+            run.problems.append(f"{name}: {type(error).__name__}: {error}")
+
+
+def _metrics(run: RunData, path: Path) -> None:
+    frame = pd.read_csv(path)
+    order = {name: k for k, name in enumerate(MODEL_NAMES)}
+    frame["_order"] = frame["model"].map(order).fillna(len(order))
+    frame = frame.sort_values(["_order", "epoch"], kind="stable").drop(columns="_order")
+    run.metrics = frame.reset_index(drop=True)
+
+
+def _confusion(run: RunData, path: Path, model: str) -> None:
+    frame = pd.read_csv(path, index_col="true")
+    matrix = frame.to_numpy(dtype=np.int64)
+    if matrix.shape != (10, 10):
+        raise ValueError(f"expected a 10x10 matrix, got {matrix.shape}")
+    run.confusion[model] = matrix
+
+
+def _examples(run: RunData, path: Path) -> None:
+    with np.load(path, allow_pickle=False) as archive:
+        index, image = archive["index"], archive["image"]
+    run.examples = {int(i): img for i, img in zip(index, image, strict=True)}
+
+
+def _first_layer(run: RunData, path: Path, model: str) -> None:
+    """The first kernel (784, units): the first 2-D array of the archive, weights order."""
+    with np.load(path, allow_pickle=False) as archive:
+        kernels = [
+            key for key in archive.files if archive[key].ndim == 2 and archive[key].shape[0] == 784
+        ]
+        if not kernels:
+            raise ValueError("no (784, units) first-layer kernel found")
+        run.first_layer[model] = np.asarray(archive[sorted(kernels, key=_weight_order)[0]])
+
+
+def _weight_order(key: str) -> tuple[int, str]:
+    """`w0` < `w1` < ... < `w10`; other names after, alphabetically."""
+    digits = "".join(ch for ch in key if ch.isdigit())
+    return (int(digits) if digits else 10**6, key)

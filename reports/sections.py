@@ -1,0 +1,174 @@
+"""The detail sections of a report, after the headline: curves, per-class results,
+confusion, mistakes, timing, lockstep, seeds and learned weights."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports import figures, figures_digits
+from reports.document import Document, Figure, Heading, Paragraph, Table, fmt, pct
+from reports.loader import MODEL_LABELS, RunData
+from reports.stats import classification_report
+
+
+def _add_figure(doc: Document, figure: Figure | None) -> None:
+    if figure is not None:
+        doc.add(figure)
+
+
+def training(run: RunData, doc: Document) -> None:
+    if run.metrics is None or run.metrics.empty:
+        return
+    doc.add(Heading("Training", anchor="training"))
+    doc.add(
+        Paragraph(
+            "Loss and accuracy per epoch on the training batches (averaged over the epoch, as "
+            "Keras's fit() logs them) and on the validation set, which is carved out of the "
+            "training images and never overlaps the test set."
+        )
+    )
+    _add_figure(doc, figures.learning_curves(run))
+    columns = [
+        "model",
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+        "samples_per_second",
+    ]
+    rows = [
+        [
+            str(r["model"]),
+            fmt(int(r["epoch"])),
+            *(fmt(float(r[c])) for c in columns[2:6]),
+            fmt(float(r["seconds"]), 2),
+            fmt(int(round(r["samples_per_second"]))),
+        ]
+        for _, r in run.metrics.iterrows()
+        if set(columns) <= set(r.index)
+    ]
+    doc.add(Table(columns, rows, caption="Per-epoch metrics (metrics.csv).", align_right_from=1))
+
+
+def per_class(run: RunData, doc: Document) -> dict[str, pd.DataFrame]:
+    """Per-digit precision, recall, F1 and support, like scikit-learn's classification_report."""
+    reports = {m: classification_report(run.confusion[m]) for m in run.models if m in run.confusion}
+    if not reports:
+        return reports
+    doc.add(Heading("Per-class results", anchor="per-class"))
+    doc.add(
+        Paragraph(
+            "Precision: of the images a model called digit d, the share that were d. Recall: of "
+            "the images of digit d, the share it found. F1: their harmonic mean. Support: test "
+            "images of that digit."
+        )
+    )
+    for model, table in reports.items():
+        rows = [
+            [str(name), *(fmt(float(v)) for v in row[:3]), fmt(int(row["support"]))]
+            for name, row in table.iterrows()
+        ]
+        doc.add(
+            Table(
+                ["", "precision", "recall", "f1-score", "support"],
+                rows,
+                caption=f"{MODEL_LABELS[model]}: classification report.",
+            )
+        )
+    _add_figure(doc, figures.per_class_f1(reports))
+    return reports
+
+
+def confusion(run: RunData, doc: Document) -> None:
+    figure = figures.confusion_matrices(run)
+    if figure is None:
+        return
+    doc.add(Heading("Confusion matrices", anchor="confusion"))
+    doc.add(figure)
+    _add_figure(doc, figures.confusion_difference(run))
+
+
+def mistakes(run: RunData, doc: Document) -> None:
+    if run.predictions is None or not run.examples:
+        return
+    found = [figures_digits.disagreements(run)]
+    found += [figures_digits.confident_mistakes(run, m) for m in run.models]
+    if not any(found):
+        return
+    title = "Disagreements and mistakes" if run.both else "Mistakes"
+    doc.add(Heading(title, anchor="mistakes"))
+    if run.both and found[0] is None:
+        doc.add(Paragraph("The two models predicted the same digit for every test image."))
+    for figure in found:
+        _add_figure(doc, figure)
+
+
+def timing(run: RunData, doc: Document) -> None:
+    figure = figures.timing(run)
+    if figure is None:
+        return
+    doc.add(Heading("Timing", anchor="timing"))
+    env = run.summary.get("environment", {}) or {}
+    doc.add(
+        Paragraph(
+            f"Wall-clock times on {env.get('cpu_count', '?')} CPU core(s) with "
+            f"{env.get('threads', '?')} thread(s), BLAS: {env.get('blas', 'unknown')}. The first "
+            "Keras epoch includes graph tracing; times vary with machine load."
+        )
+    )
+    doc.add(figure)
+
+
+def lockstep(run: RunData, doc: Document) -> None:
+    figure = figures.lockstep_drift(run)
+    if figure is None:
+        return
+    doc.add(Heading("Lockstep: do the weights stay equal?", anchor="lockstep"))
+    first, last = run.lockstep.iloc[0], run.lockstep.iloc[-1]
+    doc.add(
+        Paragraph(
+            "Both models started from the same weights and saw the same batches in the same "
+            "order. The largest absolute difference between any two twin weights was "
+            f"{float(first['max_abs_weight_diff']):.2g} after step {int(first['step']):,} and "
+            f"{float(last['max_abs_weight_diff']):.2g} after step {int(last['step']):,}. "
+            "Small values that grow slowly are floating-point rounding compounding over the "
+            "steps: the two implementations compute the same thing. A jump towards the size "
+            "of the weights themselves (around 0.1) would mean they do not. The relative "
+            "difference divides by each weight's own size, so weights near zero make it larger."
+        )
+    )
+    doc.add(figure)
+
+
+def seeds(run: RunData, doc: Document) -> None:
+    frame = run.seeds
+    if frame is None or frame.empty:
+        return
+    doc.add(Heading("Several seeds", anchor="seeds"))
+    rows = []
+    for model, group in frame.groupby("model", sort=False):
+        acc = group["test_accuracy"]
+        rows.append(
+            [
+                MODEL_LABELS.get(str(model), str(model)),
+                fmt(len(group)),
+                pct(acc.mean()),
+                pct(acc.std(ddof=1) if len(acc) > 1 else 0.0),
+                pct(acc.min()),
+                pct(acc.max()),
+                fmt(float(group["train_seconds"].mean()), 2),
+            ]
+        )
+    columns = ["model", "seeds", "mean accuracy", "std", "min", "max", "mean train s"]
+    doc.add(Table(columns, rows, caption="Test accuracy over seeds (seeds.csv); std: sample."))
+    _add_figure(doc, figures.seed_spread(run))
+
+
+def weights(run: RunData, doc: Document) -> None:
+    figure = figures_digits.first_layer_weights(run)
+    if figure is None:
+        return
+    doc.add(Heading("What the first layer learned", anchor="weights"))
+    doc.add(figure)

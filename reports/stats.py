@@ -1,0 +1,117 @@
+"""Numbers a report derives from the run files: per-class tables, McNemar, verdicts.
+
+Everything is computed from what the run wrote (confusion matrices, predictions),
+so the report is consistent with the files a reader can open themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+SIGNIFICANCE = 0.05
+
+
+def classification_report(confusion: np.ndarray) -> pd.DataFrame:
+    """Like scikit-learn's `classification_report`, from a (true, predicted) count matrix.
+
+    Rows: digits 0..9, then accuracy, macro avg, weighted avg; columns precision,
+    recall, f1-score, support. An empty class's undefined ratio is reported as 0.
+    """
+    C = np.asarray(confusion, dtype=np.float64)  # (10, 10) rows true, columns predicted
+    tp = np.diag(C)  # (10,)
+    support = C.sum(axis=1)  # (10,) true count per digit
+    predicted = C.sum(axis=0)  # (10,) predicted count per digit
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    pr_sum = precision + recall
+    f1 = np.divide(2 * precision * recall, pr_sum, out=np.zeros_like(tp), where=pr_sum > 0)
+    rows = {str(d): [precision[d], recall[d], f1[d], support[d]] for d in range(len(tp))}
+    total = support.sum()
+    accuracy = tp.sum() / total if total else 0.0
+    rows["accuracy"] = [np.nan, np.nan, accuracy, total]
+    rows["macro avg"] = [precision.mean(), recall.mean(), f1.mean(), total]
+    weights = support / total if total else np.zeros_like(support)
+    rows["weighted avg"] = [
+        (precision * weights).sum(),
+        (recall * weights).sum(),
+        (f1 * weights).sum(),
+        total,
+    ]
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["precision", "recall", "f1-score", "support"]
+    )
+    frame["support"] = frame["support"].astype(np.int64)
+    return frame
+
+
+def mcnemar_exact_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2.0 * tail)
+
+
+def agreement_from_predictions(predictions: pd.DataFrame) -> dict[str, float]:
+    """The summary's `agreement` block, recomputed from predictions.csv."""
+    label = predictions["label"].to_numpy()
+    a = predictions["scratch_pred"].to_numpy() == label
+    b = predictions["keras_pred"].to_numpy() == label
+    same = predictions["scratch_pred"].to_numpy() == predictions["keras_pred"].to_numpy()
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    return {
+        "prediction_agreement": float(same.mean()),
+        "both_correct": int((a & b).sum()),
+        "only_scratch_correct": only_a,
+        "only_keras_correct": only_b,
+        "both_wrong": int((~a & ~b).sum()),
+        "mcnemar_p_value": mcnemar_exact_p(only_a, only_b),
+    }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Who won on test accuracy, by how much, and whether it is significant."""
+
+    winner: str | None  # "scratch", "keras" or None for a tie
+    difference_points: float  # |accuracy difference| in percentage points
+    p_value: float | None
+    significant: bool | None
+
+    def sentence(self, labels: dict[str, str]) -> str:
+        """Plain words: which model was more accurate, and does it mean anything."""
+        if self.winner is None:
+            head = "Both models reached exactly the same test accuracy."
+        else:
+            head = (
+                f"{labels[self.winner]} was more accurate on the test set by "
+                f"{self.difference_points:.2f} percentage points."
+            )
+        if self.p_value is None:
+            return head + " No significance test is available (predictions missing)."
+        word = "is" if self.significant else "is not"
+        return (
+            f"{head} McNemar's test gives p = {format_p(self.p_value)}: "
+            f"the difference {word} statistically significant at 5%."
+        )
+
+
+def verdict(accuracy: dict[str, float], p_value: float | None) -> Verdict:
+    """Compare the two models' test accuracies; `p_value` from McNemar's test."""
+    a, b = accuracy["scratch"], accuracy["keras"]
+    winner = None if a == b else ("scratch" if a > b else "keras")
+    significant = None if p_value is None else bool(p_value < SIGNIFICANCE)
+    return Verdict(winner, abs(a - b) * 100.0, p_value, significant)
+
+
+def format_p(p: float) -> str:
+    """p-values readably: 0.0312, 3.1e-05, < 1e-300."""
+    if p <= 0.0:
+        return "< 1e-300"
+    return f"{p:.4f}" if p >= 1e-3 else f"{p:.1e}"

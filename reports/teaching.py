@@ -1,0 +1,205 @@
+""" "What Keras did for you": each training step of the scratch network beside the
+Keras code that replaces it.
+
+The scratch code is excerpted from its source *at render time* with
+`inspect.getsource`, so the report shows the code as it is on disk now. Each step
+names where its code lives (dotted paths, some filled in from the run's config: the
+activation, initializer, optimizer and loss actually used); a missing symbol is said
+so in the report instead of crashing it. Only `scratch` and `compare.batches` are
+imported (NumPy only), never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from reports.document import Code, SideBySide
+from reports.keras_code import keras_lines
+
+MAX_EXCERPT_LINES = 60
+NET = "scratch.network.Network"
+OPTIMIZER_CLASSES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One training step: what it does, and where the scratch code for it lives.
+
+    `sources` is a list of groups; each group lists alternative dotted paths (the
+    first one found wins). Paths may use {activation}, {init}, {optimizer}, {loss} and
+    {output}, filled in from the run's model config.
+    """
+
+    title: str
+    sources: tuple[tuple[str, ...], ...]
+    explanation: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "Initialization",
+        (("scratch.initializers.{init}",), ("scratch.initializers.init_params",)),
+        "Draw each kernel from the configured scheme and set every bias to zero (Glorot "
+        "uniform draws from U(±sqrt(6 / (fan_in + fan_out)))). Keras does this when it "
+        "builds each Dense layer.",
+    ),
+    Step(
+        "Forward pass",
+        (
+            (f"{NET}._forward", f"{NET}.forward"),
+            ("scratch.activations.{activation}",),
+            ("scratch.activations.{output}",),
+        ),
+        "Multiply by the kernel, add the bias, apply the activation, layer by layer; the "
+        "output layer is softmax (crossentropy) or sigmoid (mse). Keras: calling the model.",
+    ),
+    Step(
+        "Loss",
+        (
+            ("scratch.losses.{loss}_forward",),
+            ("scratch.losses.batch_mean",),
+            ("scratch.losses.l2_penalty",),
+        ),
+        "The mean over the batch of the per-sample loss, plus l2 * sum(W**2) over the kernels. "
+        "Keras: the loss given to compile() and each layer's kernel_regularizer.",
+    ),
+    Step(
+        "Gradients (backpropagation)",
+        (
+            (f"{NET}._loss_and_backward", f"{NET}.backward"),
+            ("scratch.losses.{loss}_backward",),
+            ("scratch.activations.{activation}_backward",),
+        ),
+        "The chain rule from the output back: dZ at the output, then for each layer "
+        "dW = A_prev.T @ dZ, db = sum(dZ) and dA_prev = dZ @ W.T, through the activation's "
+        "derivative. Keras: automatic differentiation (tf.GradientTape) inside fit().",
+    ),
+    Step(
+        "Parameter update",
+        (("scratch.optimizers.{optimizer}.step",),),
+        "Move each parameter against its gradient by the optimizer's rule (SGD: "
+        "W -= learning_rate * dW; momentum and Adam keep running state per parameter). "
+        "Keras: the optimizer object.",
+    ),
+    Step(
+        "One training step",
+        ((f"{NET}.train_step",),),
+        "Forward, loss, backward and update for one mini-batch; returns the loss computed "
+        "before the update, as Keras's fit() logs it.",
+    ),
+    Step(
+        "Batching",
+        (("compare.batches.BatchSchedule.epoch",), ("scratch.training.fit",)),
+        "Shuffle the training indices each epoch and cut them into mini-batches; the last "
+        "batch keeps the remainder. Keras: fit(batch_size=..., shuffle=True). In this "
+        "project the runner feeds both models the same batches from one schedule.",
+    ),
+    Step(
+        "Metrics",
+        ((f"{NET}.evaluate",),),
+        "Loss and accuracy (the argmax of the outputs equals the label) over a whole set. "
+        "Keras: metrics=['accuracy'] in compile(), and evaluate().",
+    ),
+)
+
+
+def placeholders(model: dict[str, Any]) -> dict[str, str]:
+    """Values for the {names} in `Step.sources`, from the run's model config."""
+    loss = str(model.get("loss", "crossentropy"))
+    return {
+        "activation": str(model.get("activation", "relu")),
+        "init": str(model.get("init", "glorot_uniform")),
+        "optimizer": OPTIMIZER_CLASSES.get(str(model.get("optimizer", "sgd")), "SGD"),
+        "loss": loss,
+        "output": "softmax" if loss == "crossentropy" else "sigmoid",
+    }
+
+
+def resolve(dotted: str) -> Any | None:
+    """The object at `dotted` (a module path, then attributes), or None if absent."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except Exception:  # noqa: BLE001 - a missing or broken module means "not found"
+            continue
+        for name in parts[cut:]:
+            # vars() on classes: the method itself, not one inherited from a base class.
+            obj = vars(obj).get(name) if inspect.isclass(obj) else getattr(obj, name, None)
+            if obj is None:
+                return None
+        return obj
+    return None
+
+
+def code_line_count(source: str) -> int:
+    """Lines of code: not blank, not a comment, not part of a docstring."""
+    source = textwrap.dedent(source)
+    skip: set[int] = set()
+    try:
+        for node in ast.walk(ast.parse(source)):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                value = body[0].value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    skip.update(range(body[0].lineno, (body[0].end_lineno or 0) + 1))
+    except SyntaxError:
+        pass
+    return sum(
+        1
+        for number, line in enumerate(source.splitlines(), start=1)
+        if number not in skip and line.strip() and not line.strip().startswith("#")
+    )
+
+
+def excerpt(obj: Any) -> tuple[str, int]:
+    """(source, lines of code) of `obj`; the shown source is cut at MAX_EXCERPT_LINES."""
+    source = textwrap.dedent(inspect.getsource(obj))
+    count = code_line_count(source)
+    lines = source.rstrip().splitlines()
+    if len(lines) > MAX_EXCERPT_LINES:
+        lines = [*lines[:MAX_EXCERPT_LINES], f"# ... ({len(lines) - MAX_EXCERPT_LINES} more lines)"]
+    return "\n".join(lines), count
+
+
+def scratch_code(step: Step, names: dict[str, str]) -> Code:
+    """The step's scratch source, excerpt by excerpt, with the total line count."""
+    pieces: list[str] = []
+    missing: list[str] = []
+    total = 0
+    for group in step.sources:
+        paths = [path.format(**names) for path in group]
+        found = next(((p, obj) for p in paths if (obj := resolve(p)) is not None), None)
+        if found is None:
+            missing.append(" or ".join(paths))
+            pieces.append(f"# not found in the source: {' or '.join(paths)}")
+            continue
+        path, obj = found
+        try:
+            source, count = excerpt(obj)
+        except (OSError, TypeError) as error:
+            pieces.append(f"# {path}: source unavailable ({error})")
+            continue
+        total += count
+        pieces.append(f"# {path}  ({count} lines)\n{source}")
+    caption = f"scratch — {total} lines of code"
+    if missing:
+        caption += f" (not found: {', '.join(missing)})"
+    return Code("\n\n".join(pieces), caption=caption)
+
+
+def teaching_pairs(model: dict[str, Any], run_config: dict[str, Any]) -> list[SideBySide]:
+    """One side-by-side block per training step; missing scratch symbols are said so."""
+    names = placeholders(model)
+    keras_code = keras_lines(model, run_config)
+    pairs = []
+    for step in STEPS:
+        keras = keras_code[step.title]
+        right = Code(keras, caption=f"Keras — {code_line_count(keras)} lines")
+        pairs.append(SideBySide(step.title, step.explanation, scratch_code(step, names), right))
+    return pairs
