@@ -36,13 +36,21 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not usage + error), exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"mnist-compare: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def _command_module(name: str):
     return importlib.import_module(f"compare.commands.{name}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, import just that subcommand's module."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mnist-compare",
         description="A from-scratch NumPy network and its Keras twin, side by side on MNIST.",
     )
@@ -58,8 +66,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     """CliError plus each package's user-error class (bad config, bad data, bad file)."""
     from compare.data import DataError
     from scratch.config import ConfigError
+    from scratch.serialization import ModelFileError
 
-    return (CliError, ConfigError, DataError)
+    return (CliError, ConfigError, DataError, ModelFileError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -211,7 +211,8 @@ def flatten_scale(
     images: np.ndarray, dtype: str, mean: float = 0.0, std: float = 1.0
 ) -> np.ndarray:
     """uint8 (n, 28, 28) -> (n, 784) in [0, 1], then (x - mean) / std, in `dtype`."""
-    x = images.reshape(len(images), -1).astype(dtype)  # (n, 784)
+    pixels = int(np.prod(images.shape[1:]))  # 784; explicit so an empty set reshapes too
+    x = images.reshape(len(images), pixels).astype(dtype)  # (n, 784)
     x /= np.asarray(255.0, dtype=dtype)  # division, not * (1/255): bit-equal to `x / 255`
     if mean != 0.0 or std != 1.0:
         x -= np.asarray(mean, dtype=dtype)

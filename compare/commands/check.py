@@ -1,15 +1,140 @@
-"""`mnist-compare check`: not built yet."""
+"""`mnist-compare check`: prove the scratch network equals Keras (gradients, lockstep training).
+
+Exit code 0 only if every row passes; 1 if any fails; 2 for bad arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from scratch.config import DTYPES, OPTIMIZERS
+
+
+def _names(kind: str, choices: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        bad = [name for name in names if name not in choices]
+        if not names or bad:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {', '.join(bad) or repr(text)}; choose from {','.join(choices)}"
+            )
+        return names
+
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden wants sizes like 128 or 256,128, got {text!r}")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare check`."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short version for CI: 200 steps on 6,400 images, 4 gradient cases",
+    )
+    parser.add_argument(
+        "--data-dir", help="folder with the MNIST files (default: $MNIST_DATA_DIR or the cache)"
+    )
+    parser.add_argument(
+        "--steps", type=_positive, help="lockstep steps (default: one full epoch; 200 with --quick)"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive, default=32, help="mini-batch size (default 32)"
+    )
+    parser.add_argument(
+        "--optimizers",
+        type=_names("optimizer", OPTIMIZERS),
+        default=OPTIMIZERS,
+        help=f"comma-separated (default {','.join(OPTIMIZERS)})",
+    )
+    parser.add_argument(
+        "--dtypes",
+        type=_names("dtype", DTYPES),
+        default=("float64", "float32"),
+        help="comma-separated (default float64,float32)",
+    )
+    parser.add_argument(
+        "--hidden",
+        type=_sizes,
+        default=(128,),
+        help="hidden layer sizes, e.g. 128 or 256,128 (default 128)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the initial weights and batches (default 0)"
+    )
+    parser.add_argument("--no-gradients", action="store_true", help="skip the gradient rows")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
 
-    raise CliError("'check' is not implemented yet", exit_code=1)
+    if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
+        raise CliError(f"--json {args.json}: the folder does not exist; create it first")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from compare.check import CheckOptions, format_result, run_check, write_json
+
+    options = CheckOptions(
+        data_dir=args.data_dir,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        optimizers=args.optimizers,
+        dtypes=args.dtypes,
+        hidden=args.hidden,
+        quick=args.quick,
+        seed=args.seed,
+        gradients=not args.no_gradients,
+        command=" ".join(["mnist-compare", *sys.argv[1:]])
+        if _from_console()
+        else "mnist-compare check",
+    )
+    _quiet_tensorflow()
+    print(
+        "mnist-compare check: running (TensorFlow start-up takes a few seconds) ...",
+        file=sys.stderr,
+    )
+    result = run_check(options, on_row=_progress)
+    print(file=sys.stderr)
+    print(format_result(result))
+    if args.json:
+        path = write_json(result, Path(args.json).expanduser())
+        print(f"figures written to {path}")
+    return 0 if result.passed else 1
+
+
+def _from_console() -> bool:
+    """True when argv is this command's (not a test calling `main([...])`)."""
+    return len(sys.argv) > 1 and sys.argv[1] == "check"
+
+
+def _progress(row: dict) -> None:
+    mark = "." if row["passed"] else "F"
+    print(mark, end="", file=sys.stderr, flush=True)
+
+
+def _quiet_tensorflow() -> None:
+    """One KerasTwin per row means one trace per twin; TF's retracing warning is noise here."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")

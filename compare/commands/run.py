@@ -1,15 +1,177 @@
-"""`mnist-compare run`: not built yet."""
+"""`mnist-compare run`: train the scratch network and its Keras twin side by side.
+
+Settings come from four layers, later ones winning: built-in defaults < `--preset`
+< `--config FILE.toml` < flags. Everything is validated, and the output folder
+checked, before any data is loaded or any model trained; bad input is one line on
+stderr and exit code 2. See docs/run.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from compare.presets import PRESETS
+from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, RunConfig, load_toml, resolve
+from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
+
+# flag dest -> (section, key) in the run config; section "" is the top level.
+FLAG_KEYS: dict[str, tuple[str, str]] = {
+    "hidden": ("model", "hidden_sizes"),
+    "activation": ("model", "activation"),
+    "loss": ("model", "loss"),
+    "init": ("model", "init"),
+    "optimizer": ("model", "optimizer"),
+    "lr": ("model", "learning_rate"),
+    "momentum": ("model", "momentum"),
+    "l2": ("model", "l2"),
+    "dtype": ("model", "dtype"),
+    "batch_size": ("", "batch_size"),
+    "epochs": ("", "epochs"),
+    "seed": ("", "seed"),
+    "seeds": ("", "seeds"),
+    "mode": ("", "mode"),
+    "models": ("", "models"),
+    "preset": ("", "preset"),
+    "blas_threads": ("", "blas_threads"),
+    "data_dir": ("data", "data_dir"),
+    "val_size": ("data", "val_size"),
+    "limit_train": ("data", "limit_train"),
+}
+
+
+def _choices(values: tuple[str, ...]) -> str:
+    return "{" + ",".join(values) + "}"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `mnist-compare run`."""
+    """Arguments of `mnist-compare run` (all default to None: 'not given on the command line')."""
+    lr_defaults = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATE.items())
+    parser.epilog = (
+        f"Presets: {', '.join(PRESETS)}. Precedence: defaults < --preset < --config < flags. "
+        "Defaults: 784-128-10 relu, sgd, lr 0.1, batch 32, 10 epochs, float32, lockstep, "
+        "both models, seed 0, 5000 validation images."
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--hidden", metavar="N,N,...", help="hidden layer sizes (default 128)")
+    model.add_argument("--activation", metavar=_choices(ACTIVATIONS), help="hidden activation")
+    model.add_argument("--loss", metavar=_choices(LOSSES), help="crossentropy (softmax) or mse")
+    model.add_argument("--init", metavar=_choices(INITIALIZERS), help="weight initializer")
+    model.add_argument("--optimizer", metavar=_choices(OPTIMIZERS), help="default sgd")
+    model.add_argument(
+        "--lr", type=float, help=f"learning rate; when no preset/config sets it: {lr_defaults}"
+    )
+    model.add_argument("--momentum", type=float, help="momentum/nesterov only (default 0.9)")
+    model.add_argument("--l2", type=float, help="L2 penalty l2*sum(W**2) on kernels (default 0)")
+    model.add_argument("--dtype", metavar=_choices(DTYPES), help="default float32")
+    training = parser.add_argument_group("training")
+    training.add_argument("--batch-size", type=int, help="default 32")
+    training.add_argument("--epochs", type=int, help="default 10")
+    training.add_argument(
+        "--seed", type=int, help="initial weights, batch order, split (default 0)"
+    )
+    training.add_argument("--seeds", type=int, metavar="N", help="repeat for N consecutive seeds")
+    training.add_argument("--models", metavar="scratch,keras", help="one or both (default both)")
+    training.add_argument(
+        "--mode", metavar=_choices(MODES), help="lockstep: Keras starts from the scratch weights"
+    )
+    training.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="OpenBLAS threads for the scratch network (default 1, the fastest for these "
+        "small products; 0: OpenBLAS's own default)",
+    )
+    training.add_argument("--preset", metavar=_choices(tuple(PRESETS)), help="a named setting")
+    training.add_argument(
+        "--config", metavar="FILE.toml", help="a run config (e.g. RUN/config.toml)"
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", metavar="DIR", help="folder with the four MNIST files")
+    data.add_argument("--val-size", type=int, help="validation images (default 5000)")
+    data.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images")
+    data.add_argument("--standardize", action="store_true", default=None, help="(x-mean)/std")
+    data.add_argument("--no-verify", action="store_true", help="accept any IDX dataset")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help="run folder (default runs/<time>-<tag>)")
+    output.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    output.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    output.add_argument("--no-report", action="store_true", help="do not render the report")
+
+
+def parse_hidden(text: str) -> list[int]:
+    """'256,128' -> [256, 128]; anything else is a one-line ConfigError."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ConfigError(
+            f"--hidden takes positive integers separated by commas, e.g. 256,128; got {text!r}"
+        )
+    return [int(part) for part in parts]
+
+
+def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
+    """The override layer of the flags actually given."""
+    layer: dict[str, Any] = {"model": {}, "data": {}}
+    for dest, (section, key) in FLAG_KEYS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest == "hidden":
+            value = parse_hidden(value)
+        (layer[section] if section else layer)[key] = value
+    if args.no_verify:
+        layer["data"]["verify"] = False
+    if args.standardize:
+        layer["data"]["standardize"] = True
+    return layer
+
+
+def resolve_args(args: argparse.Namespace) -> RunConfig:
+    """defaults < preset (flag, else the config file's `preset`) < config file < flags."""
+    from compare.presets import preset_layer
+
+    file_layer = load_toml(args.config) if args.config else {}
+    flags = flag_layer(args)
+    preset = flags.get("preset") or file_layer.get("preset")
+    layers = [preset_layer(preset)] if preset else []
+    return resolve(*layers, file_layer, flags)
+
+
+def invocation(args: argparse.Namespace) -> str:
+    """The command line as given (reconstructed from the parsed flags)."""
+    words = ["mnist-compare", "run"]
+    for dest, value in vars(args).items():
+        if dest == "command" or value in (None, False):
+            continue
+        flag = "--" + dest.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join(words)
+
+
+def default_out(config: RunConfig) -> Path:
+    return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{config.tag()}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from compare.cli import CliError
+    from compare.runfolder import prepare_out_dir
 
-    raise CliError("'run' is not implemented yet", exit_code=1)
+    config = resolve_args(args)
+    out = prepare_out_dir(
+        Path(args.out) if args.out else default_out(config), overwrite=args.overwrite
+    )
+    from compare.runner import execute
+
+    try:
+        summary = execute(
+            config, out, invocation=invocation(args), quiet=args.quiet, report=not args.no_report
+        )
+    except BaseException:
+        if not any(out.iterdir()):  # failed before writing anything (e.g. no MNIST): no litter
+            out.rmdir()
+        raise
+    if not args.quiet:
+        print(f"run folder: {out}")
+    return 130 if summary["status"] == "interrupted" else 0

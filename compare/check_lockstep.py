@@ -1,0 +1,179 @@
+"""Lockstep rows of `mnist-compare check`: both networks trained on the same batches.
+
+The Keras twin starts from the scratch network's initial weights (copied with
+`set_weights`) and both take one optimizer step on exactly `x_train[idx]` for each
+`idx` of the shared `BatchSchedule`. At checkpoints (steps 1, 10, 100, 1000, ...
+and the last) we compare weights, the batch losses of that step, and predictions
+on the whole test set.
+
+Pass criteria (see docs/check.md for why they are what they are):
+- float64: at the last step, max |W_scratch - W_keras| <= 1e-10 and the two
+  models predict the same digit for 100% of the test images.
+- float32: max |dW| <= 1e-5 at every checkpoint up to step 100; at the last step
+  >= 99% prediction agreement and test accuracies within 0.3 percentage points.
+  In between (steps 101..last-1) float32 rows are shown, not judged: rounding
+  differences of 1e-7 grow chaotically once training is under way.
+- The ReLU kink: if a hidden unit's pre-activation Z is so close to 0 that the two
+  models' rounding puts it on opposite sides (|Z| ~ 1e-7 in float32), that unit
+  passes the gradient in one model and blocks it in the other, and the weights
+  jump apart by ~lr * |gradient| in one step. The check watches every batch for
+  such a flip (until the first one) and reports its step and |Z|; float32 rows of
+  the first 100 steps are judged against 1e-5 only up to that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from compare.batches import BatchSchedule
+from scratch.config import ModelConfig
+
+F64_ABS_LIMIT = 1e-10
+F32_ABS_LIMIT = 1e-5
+F32_EARLY_STEPS = 100
+F32_MIN_AGREEMENT = 0.99
+F32_MAX_ACCURACY_GAP = 0.003
+
+
+def checkpoints(total_steps: int) -> list[int]:
+    """1, 10, 100, 1000, ... below `total_steps`, then `total_steps` itself."""
+    marks = []
+    step = 1
+    while step < total_steps:
+        marks.append(step)
+        step *= 10
+    return [*marks, total_steps]
+
+
+def batch_stream(schedule: BatchSchedule, steps: int) -> Iterator[np.ndarray]:
+    """The first `steps` index arrays of the schedule, epoch after epoch."""
+    produced = 0
+    epoch = 0
+    while produced < steps:
+        for idx in schedule.epoch(epoch):
+            if produced == steps:
+                return
+            produced += 1
+            yield idx
+        epoch += 1
+
+
+def weight_differences(
+    scratch_w: list[np.ndarray], keras_w: list[np.ndarray]
+) -> tuple[float, float]:
+    """(max |a - b| over every entry, max over arrays of max|a - b| / max|b|)."""
+    abs_diff, rel_diff = 0.0, 0.0
+    for a, b in zip(scratch_w, keras_w, strict=True):
+        diff = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+        scale = float(np.max(np.abs(b)))
+        abs_diff = max(abs_diff, diff)
+        rel_diff = max(rel_diff, diff / scale if scale > 0 else diff)
+    return abs_diff, rel_diff
+
+
+def scratch_preactivations(weights: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """Z = A_prev @ W + b of every hidden ReLU layer, as scratch computes it."""
+    A = x
+    outputs = []
+    for W, b in zip(weights[0:-2:2], weights[1:-2:2], strict=True):
+        Z = np.matmul(A, W)  # (n, units)
+        Z += b
+        outputs.append(Z)
+        A = np.maximum(Z, 0)
+    return outputs
+
+
+def relu_flip(network, twin, x_batch: np.ndarray) -> float | None:
+    """The smallest |Z| among hidden units active in one model and not in the other on
+    this batch, or None if every unit is on the same side of the kink in both models."""
+    smallest = None
+    scratch_z = scratch_preactivations(network.get_weights(), x_batch)
+    for Z_s, Z_k in zip(scratch_z, twin.hidden_preactivations(x_batch), strict=True):
+        flipped = (Z_s > 0) != (Z_k > 0)
+        if flipped.any():
+            value = float(np.abs(Z_s[flipped]).min())
+            smallest = value if smallest is None else min(smallest, value)
+    return smallest
+
+
+def judge(dtype: str, step: int, last: int, figures: dict) -> tuple[str, bool]:
+    """(criterion shown in the table, passed) for one checkpoint."""
+    if dtype == "float64":
+        if step < last:
+            return "-", True
+        ok = (
+            figures["max_abs_weight_diff"] <= F64_ABS_LIMIT
+            and figures["prediction_agreement"] == 1.0
+        )
+        return f"|dW|<={F64_ABS_LIMIT:g}, agree=100%", ok
+    flip = figures.get("first_relu_flip_step")
+    if step <= F32_EARLY_STEPS and (flip is None or flip > step):
+        return f"|dW|<={F32_ABS_LIMIT:g}", figures["max_abs_weight_diff"] <= F32_ABS_LIMIT
+    if step <= F32_EARLY_STEPS:
+        return f"- (ReLU flip at step {flip})", True
+    if step < last:
+        return "-", True
+    gap = abs(figures["scratch_test_accuracy"] - figures["keras_test_accuracy"])
+    ok = figures["prediction_agreement"] >= F32_MIN_AGREEMENT and gap <= F32_MAX_ACCURACY_GAP
+    return "agree>=99%, |dacc|<=0.3pp", ok
+
+
+def lockstep_rows(
+    config: ModelConfig,
+    splits,
+    schedule: BatchSchedule,
+    steps: int,
+    seed: int = 0,
+    on_row: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train scratch and Keras side by side for `steps` steps; one row per checkpoint."""
+    from keras_baseline.twin import KerasTwin
+    from scratch.network import Network
+
+    x_train = splits.x_train.astype(config.dtype, copy=False)
+    x_test = splits.x_test.astype(config.dtype, copy=False)
+    network = Network(config, seed=seed)
+    twin = KerasTwin(config, seed=seed)
+    twin.set_weights(network.get_weights())
+    marks = set(checkpoints(steps))
+    rows = []
+    flip: dict = {"first_relu_flip_step": None, "first_relu_flip_abs_z": None}
+    for step, idx in enumerate(batch_stream(schedule, steps), start=1):
+        x_batch, y_batch = x_train[idx], splits.y_train[idx]
+        if flip["first_relu_flip_step"] is None and config.activation == "relu":
+            smallest = relu_flip(network, twin, x_batch)
+            if smallest is not None:
+                flip = {"first_relu_flip_step": step, "first_relu_flip_abs_z": smallest}
+        loss_s = network.train_step(x_batch, y_batch)
+        loss_k = twin.train_step(x_batch, y_batch)
+        if step not in marks:
+            continue
+        row = _checkpoint(config, network, twin, (x_test, splits.y_test), step, steps, flip)
+        row["loss_diff"] = abs(loss_s - loss_k)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return rows
+
+
+def _checkpoint(config, network, twin, test, step: int, last: int, flip: dict) -> dict:
+    x_test, y_test = test
+    abs_diff, rel_diff = weight_differences(network.get_weights(), twin.get_weights())
+    pred_s, pred_k = network.predict(x_test), twin.predict(x_test)
+    figures = {
+        "check": "lockstep",
+        "optimizer": config.optimizer,
+        "learning_rate": config.learning_rate,
+        "dtype": config.dtype,
+        "steps": step,
+        "max_abs_weight_diff": abs_diff,
+        "max_rel_weight_diff": rel_diff,
+        "prediction_agreement": float(np.mean(pred_s == pred_k)),
+        "scratch_test_accuracy": float(np.mean(pred_s == y_test)),
+        "keras_test_accuracy": float(np.mean(pred_k == y_test)),
+        **flip,
+    }
+    criterion, passed = judge(config.dtype, step, last, figures)
+    return figures | {"criterion": criterion, "passed": bool(passed)}

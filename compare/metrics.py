@@ -1,0 +1,154 @@
+"""Classification metrics and the statistics that compare two classifiers.
+
+NumPy and the standard library only (no scipy, no scikit-learn), so every number in
+a run folder can be checked by hand. Labels are digits 0..n_classes-1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Counts (n_classes, n_classes) int64: rows are the true class, columns the prediction."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape")
+    counts = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+    return counts.reshape(n_classes, n_classes)
+
+
+def accuracy_from_confusion(confusion: np.ndarray) -> float:
+    """Trace / total: the share of correct predictions."""
+    total = int(confusion.sum())
+    return float(np.trace(confusion)) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall and F1 of one class; 0.0 where the ratio is 0/0."""
+
+    digit: int
+    precision: float
+    recall: float
+    f1: float
+    support: int  # number of true examples of this class
+
+
+def per_class(confusion: np.ndarray) -> list[ClassScores]:
+    """Per-class precision (column-wise), recall (row-wise), F1 and support."""
+    true_positive = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0).astype(np.float64)  # column sums
+    support = confusion.sum(axis=1)  # row sums
+    scores = []
+    for digit in range(len(confusion)):
+        precision = _ratio(true_positive[digit], predicted[digit])
+        recall = _ratio(true_positive[digit], float(support[digit]))
+        f1 = _ratio(2 * precision * recall, precision + recall)
+        scores.append(ClassScores(digit, precision, recall, f1, int(support[digit])))
+    return scores
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator else 0.0
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How two classifiers' test predictions relate (the 2x2 table and McNemar's test)."""
+
+    prediction_agreement: float  # share of images where both predict the same digit
+    both_correct: int
+    only_scratch_correct: int
+    only_keras_correct: int
+    both_wrong: int
+    mcnemar_p_value: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def agreement(y_true: np.ndarray, pred_scratch: np.ndarray, pred_keras: np.ndarray) -> Agreement:
+    """The 2x2 correct/wrong table of two classifiers on the same images, and McNemar's p."""
+    right_a = np.asarray(pred_scratch) == np.asarray(y_true)
+    right_b = np.asarray(pred_keras) == np.asarray(y_true)
+    only_a = int(np.sum(right_a & ~right_b))
+    only_b = int(np.sum(~right_a & right_b))
+    return Agreement(
+        prediction_agreement=float(np.mean(np.asarray(pred_scratch) == np.asarray(pred_keras))),
+        both_correct=int(np.sum(right_a & right_b)),
+        only_scratch_correct=only_a,
+        only_keras_correct=only_b,
+        both_wrong=int(np.sum(~right_a & ~right_b)),
+        mcnemar_p_value=mcnemar_exact(only_a, only_b),
+    )
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant counts b and c.
+
+    Under the null hypothesis that both classifiers are equally accurate, each
+    discordant image is a fair coin: b ~ Binomial(b + c, 1/2). The two-sided p-value
+    is 2 * P(X <= min(b, c)), capped at 1; with no discordant pairs it is 1.
+    """
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
+    array = np.asarray(values, dtype=np.float64)
+    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return {"mean": float(array.mean()), "std": std}
+
+
+def paired_comparison(
+    scratch: Sequence[float], keras: Sequence[float]
+) -> dict[str, float | int | None]:
+    """Per-seed paired differences scratch - keras: mean, std, paired t and sign counts.
+
+    t = mean(d) / (std(d) / sqrt(n)) with n - 1 degrees of freedom; it is reported as
+    None when undefined (one seed, or every difference equal).
+    """
+    d = np.asarray(scratch, dtype=np.float64) - np.asarray(keras, dtype=np.float64)
+    stats = mean_std(d)
+    t = None
+    if len(d) > 1 and stats["std"] > 0:
+        t = stats["mean"] / (stats["std"] / math.sqrt(len(d)))
+    return {
+        "n": len(d),
+        "mean_difference": stats["mean"],
+        "std_difference": stats["std"],
+        "t_statistic": t,
+        "degrees_of_freedom": len(d) - 1,
+        "scratch_better": int(np.sum(d > 0)),
+        "keras_better": int(np.sum(d < 0)),
+        "ties": int(np.sum(d == 0)),
+    }
+
+
+def weight_difference(
+    weights_a: Sequence[np.ndarray], weights_b: Sequence[np.ndarray]
+) -> tuple[float, float]:
+    """Max absolute and max relative difference over all parameters of two networks.
+
+    Relative is per parameter array: max|a - b| / max(|a|, |b|) (the array's scale), the
+    largest over the arrays. An element-wise ratio would be dominated by weights near
+    zero (two tiny weights of opposite sign differ by 200%) and say nothing.
+    """
+    max_abs, max_rel = 0.0, 0.0
+    for a, b in zip(weights_a, weights_b, strict=True):
+        a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        diff = float(np.abs(a64 - b64).max(initial=0.0))
+        scale = max(float(np.abs(a64).max(initial=0.0)), float(np.abs(b64).max(initial=0.0)))
+        max_abs = max(max_abs, diff)
+        max_rel = max(max_rel, diff / scale if scale > 0 else 0.0)  # scale 0: both all zero
+    return max_abs, max_rel

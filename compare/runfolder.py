@@ -1,0 +1,198 @@
+"""Writing the run folder: every file lands atomically (temp file, then os.replace).
+
+A reader (the report, `predict`, a user with `cat`) therefore never sees a
+half-written file, even if the run is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RUN_FOLDER_MARKERS = ("summary.json", "config.toml")
+
+
+def _file_mode() -> int:
+    """0o666 minus the umask: what a plain open() would give (mkstemp gives 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temp_path)` on a temp file beside `path`, then rename it into place."""
+    path = Path(path)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        write(temp)
+        os.chmod(temp, FILE_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def write(temp: Path) -> None:
+        with temp.open("wb") as handle:  # a file object: np.savez must not append ".npz"
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write)
+
+
+def save_model_atomically(model: Any, path: Path) -> None:
+    """`model.save(temp)` then rename; the temp name keeps the suffix the saver expects."""
+    path = Path(path)
+    temp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        model.save(temp)
+        os.chmod(temp, FILE_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
+    """Create the run folder; refuse an existing non-empty one unless `overwrite`.
+
+    With `overwrite`, only a folder that looks like a run folder (it holds
+    summary.json or config.toml) is emptied, so a typo cannot wipe unrelated files.
+    Errors are raised as `CliError` (exit 2) before any training starts.
+    """
+    from compare.cli import CliError
+
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} exists and is a file; choose a folder path")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise CliError(f"run folder {out} already exists; pass --overwrite or choose --out")
+        if not any((out / marker).exists() for marker in RUN_FOLDER_MARKERS):
+            raise CliError(
+                f"--overwrite refused: {out} is not a run folder (no summary.json/config.toml)"
+            )
+        shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
+    return out
+
+
+METRICS_HEADER = (
+    "model", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+    "seconds", "samples_per_second",
+)  # fmt: skip
+
+
+def _num(value: float | None) -> str:
+    """A float for CSV: full precision (repr), empty when missing."""
+    return "" if value is None else repr(float(value))
+
+
+def write_metrics(out: Path, records: Iterable[Any]) -> None:
+    """metrics.csv: one row per model and epoch (EpochRecord objects)."""
+    rows = [
+        [r.model, r.epoch, _num(r.train_loss), _num(r.train_accuracy), _num(r.val_loss),
+         _num(r.val_accuracy), _num(r.seconds), _num(r.samples_per_second)]
+        for r in records
+    ]  # fmt: skip
+    write_csv(out / "metrics.csv", METRICS_HEADER, rows)
+
+
+def write_confusion(out: Path, model: str, confusion: np.ndarray) -> None:
+    """confusion_<model>.csv: rows true digit, columns predicted digit."""
+    header = ["true", *(str(d) for d in range(len(confusion)))]
+    rows = [[digit, *(int(c) for c in row)] for digit, row in enumerate(confusion)]
+    write_csv(out / f"confusion_{model}.csv", header, rows)
+
+
+def write_per_class(out: Path, scores: dict[str, list[Any]]) -> None:
+    """per_class.csv: model,digit,precision,recall,f1,support."""
+    rows = [
+        [model, s.digit, _num(s.precision), _num(s.recall), _num(s.f1), s.support]
+        for model, model_scores in scores.items()
+        for s in model_scores
+    ]
+    write_csv(
+        out / "per_class.csv", ("model", "digit", "precision", "recall", "f1", "support"), rows
+    )
+
+
+def write_predictions(
+    out: Path, labels: np.ndarray, predictions: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """predictions.csv: index,label, then <model>_pred,<model>_confidence per trained model."""
+    header = ["index", "label"]
+    columns: list[np.ndarray] = [np.arange(len(labels)), labels]
+    for model, (pred, confidence) in predictions.items():
+        header += [f"{model}_pred", f"{model}_confidence"]
+        columns += [pred, confidence]
+    rows = (
+        [int(columns[0][i]), int(columns[1][i])]
+        + [int(c[i]) if k % 2 == 0 else f"{float(c[i]):.6g}" for k, c in enumerate(columns[2:])]
+        for i in range(len(labels))
+    )
+    write_csv(out / "predictions.csv", header, rows)
+
+
+def write_examples(
+    out: Path, test_images: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray]
+) -> int:
+    """examples.npz: every test image a model got wrong or the models disagree on."""
+    preds = list(predictions.values())
+    interesting = np.zeros(len(labels), dtype=bool)
+    for pred in preds:
+        interesting |= pred != labels
+    for pred in preds[1:]:
+        interesting |= pred != preds[0]
+    index = np.flatnonzero(interesting).astype(np.int64)
+    write_npz(out / "examples.npz", {"index": index, "image": test_images[index].astype(np.uint8)})
+    return len(index)
+
+
+def write_lockstep(out: Path, diffs: Iterable[tuple[int, int, float, float]]) -> None:
+    rows = [[step, epoch, _num(a), _num(r)] for step, epoch, a, r in diffs]
+    header = ("step", "epoch", "max_abs_weight_diff", "max_rel_weight_diff")
+    write_csv(out / "lockstep.csv", header, rows)
+
+
+def write_seeds(out: Path, rows: Iterable[tuple[int, str, float, float, float]]) -> None:
+    header = ("seed", "model", "test_accuracy", "test_loss", "train_seconds")
+    write_csv(
+        out / "seeds.csv", header, [[s, m, _num(a), _num(l), _num(t)] for s, m, a, l, t in rows]
+    )

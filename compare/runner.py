@@ -1,0 +1,193 @@
+"""`mnist-compare run` end to end: data, models, training, evaluation, the run folder.
+
+`execute(config, out, ...)` loads MNIST once, then for each seed builds the models
+(in lockstep mode the Keras twin starts from the scratch network's initial
+weights), trains them on identical batches (`compare.training`), evaluates them on
+the test set and writes the run folder (docs/architecture.md). With several seeds
+the top-level files describe the first seed in full; `seeds.csv` and
+`summary.json["multi_seed"]` hold every seed. The data split always uses the base
+seed, so every seed trains and validates on the same images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compare import metrics, runfolder
+from compare.data import MnistData, Splits, load_mnist, make_splits
+from compare.environment import peak_rss_mb
+from compare.progress import Progress
+from compare.runconfig import RunConfig, to_toml
+from compare.summary import Evaluation, build_summary, header, now, records
+from compare.threads import blas_threads
+from compare.training import Diverged, Track, TrainingResult, train
+
+ModelFactory = Callable[..., Any]  # (ModelConfig, seed=...) -> a model with the shared interface
+
+
+def default_factories(models: tuple[str, ...]) -> dict[str, ModelFactory]:
+    """The real classes; TensorFlow is imported only when the Keras twin is wanted."""
+    factories: dict[str, ModelFactory] = {}
+    if "scratch" in models:
+        from scratch import Network
+
+        factories["scratch"] = Network
+    if "keras" in models:
+        from keras_baseline import KerasTwin
+
+        factories["keras"] = KerasTwin
+    return factories
+
+
+def build_tracks(
+    config: RunConfig, seed: int, factories: dict[str, ModelFactory]
+) -> dict[str, Track]:
+    """Each model seeded with `seed`; in lockstep Keras copies the scratch initial weights."""
+    tracks = {name: Track(name, factories[name](config.model, seed=seed)) for name in config.models}
+    if config.lockstep:
+        tracks["keras"].model.set_weights(tracks["scratch"].model.get_weights())
+    return tracks
+
+
+def evaluate_on_test(model: Any, splits: Splits) -> Evaluation:
+    start = time.perf_counter()
+    proba = np.asarray(model.predict_proba(splits.x_test))  # (n_test, 10)
+    seconds = time.perf_counter() - start
+    loss, accuracy = model.evaluate(splits.x_test, splits.y_test)
+    return Evaluation(
+        float(loss),
+        float(accuracy),
+        seconds,
+        proba.argmax(axis=1).astype(np.int64),
+        proba.max(axis=1),
+    )
+
+
+def execute(
+    config: RunConfig,
+    out: Path,
+    *,
+    invocation: str = "",
+    quiet: bool = False,
+    report: bool = True,
+    factories: dict[str, ModelFactory] | None = None,
+) -> dict[str, Any]:
+    """Run everything and write the run folder `out` (which must exist); returns the summary."""
+    progress = Progress(quiet)
+    started = now()
+    data = load_mnist(config.data.data_dir, verify=config.data.verify)
+    splits = make_splits(
+        data, val_size=config.data.val_size, seed=config.seed, dtype=config.model.dtype,
+        standardize=config.data.standardize, limit_train=config.data.limit_train,
+    )  # fmt: skip
+    progress.message(f"data: {splits.sizes()} from {splits.source}; writing {out}")
+    base = {"config": config, "out": out, "splits": splits, "started": started}
+    base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
+    factories = factories or default_factories(config.models)
+    runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))
+    per_seed: list[dict[str, Any]] = []
+    with blas_threads(config.blas_threads) as base["blas_threads_set"]:
+        status, first = _all_seeds(config, base, data, factories, progress, per_seed)
+    summary = build_summary(base, status, *first, per_seed)
+    runfolder.write_json(out / "summary.json", summary)
+    progress.final_table(summary)
+    if status == "interrupted":
+        progress.console.print(f"interrupted: {out} holds what was measured (status interrupted)")
+    if report:
+        _render_report(out, progress)
+    return summary
+
+
+def _all_seeds(
+    config: RunConfig, base: dict[str, Any], data: MnistData,
+    factories: dict[str, ModelFactory], progress: Progress, per_seed: list[dict[str, Any]],
+) -> tuple[str, tuple[dict[str, Track], TrainingResult, dict[str, Evaluation]]]:  # fmt: skip
+    """Train and evaluate each seed in turn; write the first seed's files. Stops early
+    when interrupted. Returns (status, the first seed's tracks, result, evaluations)."""
+    out, splits = base["out"], base["splits"]
+    status = "complete"
+    for number, seed in enumerate(config.seed_list):
+        title = f"seed {seed} " if config.seeds > 1 else ""
+        tracks = build_tracks(config, seed, factories)
+        try:
+            result = train(
+                tracks, splits, epochs=config.epochs, batch_size=config.batch_size, seed=seed,
+                lockstep=config.lockstep, progress=progress, title=title,
+            )  # fmt: skip
+        except Diverged as error:
+            _write_diverged(base, tracks, error)
+            raise
+        outcomes = {name: evaluate_on_test(track.model, splits) for name, track in tracks.items()}
+        if number == 0:
+            first = (tracks, result, outcomes)
+            _write_seed_files(out, data, splits, tracks, result, outcomes)
+        per_seed.append({"seed": seed, "tracks": tracks, "outcomes": outcomes})
+        if result.status == "interrupted":
+            status = "interrupted"
+            break
+    return status, first
+
+
+def _write_seed_files(
+    out: Path, data: MnistData, splits: Splits, tracks: dict[str, Track],
+    result: TrainingResult, outcomes: dict[str, Evaluation],
+) -> None:  # fmt: skip
+    """Every per-run file of the first seed (all but summary.json and seeds.csv)."""
+    runfolder.write_metrics(out, records(tracks))
+    scores = {}
+    for name, outcome in outcomes.items():
+        confusion = metrics.confusion_matrix(splits.y_test, outcome.pred)
+        runfolder.write_confusion(out, name, confusion)
+        scores[name] = metrics.per_class(confusion)
+    runfolder.write_per_class(out, scores)
+    preds = {name: (o.pred, o.confidence) for name, o in outcomes.items()}
+    runfolder.write_predictions(out, splits.y_test, preds)
+    runfolder.write_examples(
+        out, data.test_images, splits.y_test, {n: o.pred for n, o in outcomes.items()}
+    )
+    if result.lockstep:
+        runfolder.write_lockstep(out, result.lockstep)
+    for name, track in tracks.items():
+        suffix = ".npz" if name == "scratch" else ".keras"
+        runfolder.save_model_atomically(track.model, out / f"{name}{suffix}")
+    if "keras" in tracks:
+        weights = tracks["keras"].model.get_weights()
+        runfolder.write_npz(out / "keras_weights.npz", {f"w{i}": w for i, w in enumerate(weights)})
+
+
+def _write_diverged(base: dict[str, Any], tracks: dict[str, Track], error: Diverged) -> None:
+    """Record the failure: config, the completed epochs' metrics, status "diverged"; no models."""
+    out: Path = base["out"]
+    runfolder.write_metrics(out, records(tracks))
+    summary = header(base, "diverged")
+    summary["error"] = str(error)
+    summary["diverged"] = {"model": error.model, "epoch": error.epoch, "step": error.step}
+    runfolder.write_json(out / "summary.json", summary)
+
+
+def _render_report(out: Path, progress: Progress) -> None:
+    """Call `reports.render_report(out)` if available; a failure is a warning, not a crash."""
+    try:
+        from reports import render_report
+    except ImportError as error:
+        progress.console.print(f"warning: no report written (reports unavailable: {error})")
+        return
+    try:
+        render_report(out)
+    except Exception as error:  # noqa: BLE001 - the run's results are already saved
+        progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
+                               f"retry with: mnist-compare report {out}")  # fmt: skip
+        return
+    progress.message(f"report: {out / 'report.html'}")
+
+
+def _toml_header(out: Path) -> str:
+    return (
+        "mnist-compare run config, fully resolved.\n"
+        f"Repeat this run: mnist-compare run --config {out / 'config.toml'} --out NEW_FOLDER"
+    )

@@ -1,0 +1,240 @@
+"""The training loop: both networks, the same batches, timed separately.
+
+Per epoch, for each index array of `BatchSchedule(n_train, batch_size, seed).epoch(e)`,
+every model gets `x_train[idx], y_train[idx]` in one `train_step`. Only the
+`train_step` call is inside the timer (`time.perf_counter`), so a model's seconds
+are its own optimizer steps and nothing else.
+
+Training loss and accuracy of an epoch are defined as Keras's `History` defines them,
+identically for both models: the loss is the sample-weighted mean of the batch losses
+returned by `train_step` (computed in the forward pass *before* each update); the
+accuracy is the share of training images in the epoch whose batch was predicted
+correctly by the model *just before* its update (`predict(x_batch)`, outside the timer).
+
+Ctrl-C (SIGINT) sets a flag that is checked after each step, so the run stops
+between steps with both models consistent; a `KeyboardInterrupt` raised inside a
+step (a second Ctrl-C, say) also stops the run. Either way the result is marked
+interrupted and everything measured so far is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compare.batches import BatchSchedule
+from compare.cli import CliError
+from compare.data import Splits
+from compare.metrics import weight_difference
+from compare.progress import Progress
+
+
+class Diverged(CliError):
+    """A model's loss became NaN or infinite; the run stops and is not saved as good."""
+
+    def __init__(self, message: str, epoch: int, step: int, model: str) -> None:
+        super().__init__(message, exit_code=1)
+        self.epoch, self.step, self.model = epoch, step, model
+
+
+@dataclass
+class EpochRecord:
+    """One row of metrics.csv."""
+
+    model: str
+    epoch: int  # 1-based
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float  # this model's train_step time in the epoch
+    samples_per_second: float
+
+
+@dataclass
+class Track:
+    """One model being trained, with its timings and running epoch statistics."""
+
+    name: str
+    model: Any
+    train_seconds: float = 0.0
+    epochs: list[EpochRecord] = field(default_factory=list)
+    _loss_sum: float = 0.0
+    _correct: int = 0
+    _seen: int = 0
+    _epoch_seconds: float = 0.0
+
+    def reset_epoch(self) -> None:
+        self._loss_sum, self._correct, self._seen, self._epoch_seconds = 0.0, 0, 0, 0.0
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Predict (untimed), then one timed train_step; returns the batch loss."""
+        correct = int(np.sum(self.model.predict(x) == y))
+        start = time.perf_counter()
+        loss = float(self.model.train_step(x, y))
+        elapsed = time.perf_counter() - start
+        self._epoch_seconds += elapsed
+        self.train_seconds += elapsed
+        self._loss_sum += loss * len(y)
+        self._correct += correct
+        self._seen += len(y)
+        return loss
+
+    @property
+    def running(self) -> tuple[float, float]:
+        """(mean loss, accuracy) of the epoch so far."""
+        seen = max(self._seen, 1)
+        return self._loss_sum / seen, self._correct / seen
+
+    def end_epoch(self, epoch: int, splits: Splits) -> EpochRecord:
+        val_loss = val_accuracy = None
+        if len(splits.y_val):
+            val_loss, val_accuracy = (
+                float(v) for v in self.model.evaluate(splits.x_val, splits.y_val)
+            )
+        loss, accuracy = self.running
+        seconds = self._epoch_seconds
+        record = EpochRecord(
+            self.name, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
+            self._seen / seconds if seconds > 0 else 0.0,
+        )  # fmt: skip
+        self.epochs.append(record)
+        return record
+
+
+@dataclass
+class TrainingResult:
+    tracks: dict[str, Track]
+    lockstep: list[tuple[int, int, float, float]]  # (step, epoch, max abs, max rel)
+    status: str  # "complete" | "interrupted"
+    steps: int  # optimizer steps taken (by the first model)
+
+    @property
+    def epochs_completed(self) -> int:
+        return min(len(track.epochs) for track in self.tracks.values())
+
+
+class StopFlag:
+    """Set by SIGINT; a second Ctrl-C raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self.set = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def is_checkpoint(step: int) -> bool:
+    """Steps 1, 10, 100, 1000, ... (where lockstep weight differences are recorded)."""
+    return step >= 1 and 10 ** round(math.log10(step)) == step
+
+
+def train(
+    tracks: dict[str, Track],
+    splits: Splits,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    lockstep: bool,
+    progress: Progress,
+    title: str = "",
+) -> TrainingResult:
+    """Train every model for `epochs` on identical batches; see the module docstring."""
+    schedule = BatchSchedule(len(splits.y_train), batch_size, seed)
+    diffs: list[tuple[int, int, float, float]] = []
+    result = TrainingResult(tracks, diffs, "complete", 0)
+    names = tuple(tracks)
+    # NaN/inf losses are caught explicitly below; NumPy's overflow warnings add nothing.
+    with StopFlag().installed() as stop, np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for epoch in range(1, epochs + 1):
+                progress.start_epoch(
+                    f"{title}epoch {epoch}/{epochs}", names, schedule.steps_per_epoch
+                )
+                for track in tracks.values():
+                    track.reset_epoch()
+                for batch, idx in enumerate(schedule.epoch(epoch - 1), start=1):
+                    x, y = splits.x_train[idx], splits.y_train[idx]
+                    result.steps += 1
+                    for track in tracks.values():
+                        _guarded_step(track, x, y, (epoch, batch, result.steps))
+                        progress.advance(track.name, *track.running)
+                    if lockstep and is_checkpoint(result.steps):
+                        diffs.append(_weight_diff(tracks, result.steps, epoch))
+                    if stop.set:
+                        raise KeyboardInterrupt
+                records = {name: track.end_epoch(epoch, splits) for name, track in tracks.items()}
+                if lockstep:
+                    diffs.append(_weight_diff(tracks, result.steps, epoch))
+                progress.end_epoch(
+                    {
+                        n: (r.val_loss, r.val_accuracy)
+                        for n, r in records.items()
+                        if r.val_loss is not None
+                    }
+                )
+                if stop.set and epoch < epochs:  # Ctrl-C while evaluating: no next epoch
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            progress.stop()
+            progress.message(f"interrupted after {result.steps} steps; saving what was measured")
+        except BaseException:
+            progress.stop()
+            raise
+    return result
+
+
+def _divergence_types() -> tuple[type[BaseException], ...]:
+    """scratch's DivergenceError, if the scratch package defines one."""
+    try:
+        import scratch
+    except ImportError:  # pragma: no cover
+        return ()
+    error = getattr(scratch, "DivergenceError", None)
+    return (error,) if isinstance(error, type) else ()
+
+
+def _guarded_step(track: Track, x: np.ndarray, y: np.ndarray, where: tuple[int, int, int]) -> None:
+    """One step; a NaN/inf loss or scratch's DivergenceError becomes `Diverged`."""
+    try:
+        loss = track.step(x, y)
+    except _divergence_types() as error:
+        loss = float(getattr(error, "loss", math.nan))
+    if not math.isfinite(loss):
+        epoch, batch, step = where
+        lr = track.model.config.learning_rate
+        raise Diverged(
+            f"{track.name} diverged at epoch {epoch}, batch {batch} (step {step}): loss {loss}; "
+            f"lower --lr (it was {lr:g}); the run folder is marked diverged, no model saved",
+            epoch, step, track.name,
+        )  # fmt: skip
+
+
+def _weight_diff(tracks: dict[str, Track], step: int, epoch: int) -> tuple[int, int, float, float]:
+    """(step, epoch, max abs, max rel) difference between the scratch and Keras weights."""
+    scratch, keras = tracks["scratch"].model, tracks["keras"].model
+    return (step, epoch, *weight_difference(scratch.get_weights(), keras.get_weights()))

@@ -1,0 +1,207 @@
+"""Build the Keras twin of a `ModelConfig`, and read a `ModelConfig` back from a Keras model.
+
+Three Keras defaults would silently make a float64 twin compute in float32; each is
+overridden here, and each is a trap a hand-built float64 Keras model falls into.
+A fourth float32 detour is kept on purpose.
+
+1. Layers take their dtype from `keras.config.floatx()` (float32). We pass
+   `dtype=config.dtype` to the `Input` and to every `Dense` layer instead.
+2. A `keras.losses.Loss` casts `y_true` and `y_pred` to *its own* dtype, which
+   defaults to floatx: a float64 network would get a float32 loss and float32
+   gradients. We give the loss `dtype=config.dtype`. (Keras does not serialize a
+   loss's dtype, so `load_twin_model` recompiles with the right loss.)
+3. `model.compile` builds its loss wrapper, loss tracker and metrics in floatx
+   and casts the loss value to it; we compile under `floatx(config.dtype)`.
+4. Not overridden, on purpose: Keras keeps the learning rate in a Variable of
+   dtype floatx and casts Python hyperparameters through float32
+   (`ops.cast(0.9, "float64")` is `float64(float32(0.9))`), so a float64 Keras
+   model steps with lr = float64(float32(lr)) and momentum/beta = float64(float32(.)).
+   That is what every stock Keras program does; scratch/optimizers.py reproduces it,
+   and we pin it by creating the optimizer under `floatx("float32")` so a global
+   `set_floatx` elsewhere in the process cannot silently change it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from scratch.config import ModelConfig
+
+
+def make_initializer(init: str) -> keras.initializers.Initializer:
+    """The Keras initializer drawing from the same distribution as scratch's `init`.
+
+    "normal" is the textbook N(0, 1/fan_in) in scratch (not Keras's "normal" alias,
+    RandomNormal(0, 0.05)), so it maps to an untruncated fan-in VarianceScaling.
+    """
+    if init == "glorot_uniform":
+        return keras.initializers.GlorotUniform()
+    if init == "he_normal":
+        return keras.initializers.HeNormal()
+    return keras.initializers.VarianceScaling(
+        scale=1.0, mode="fan_in", distribution="untruncated_normal"
+    )
+
+
+def initializer_name(initializer: keras.initializers.Initializer) -> str | None:
+    """Inverse of `make_initializer` (None for anything else)."""
+    kind = type(initializer).__name__
+    if kind == "GlorotUniform":
+        return "glorot_uniform"
+    if kind == "HeNormal":
+        return "he_normal"
+    options = initializer.get_config() if kind == "VarianceScaling" else {}
+    expected = {"scale": 1.0, "mode": "fan_in", "distribution": "untruncated_normal"}
+    if options and all(options.get(key) == value for key, value in expected.items()):
+        return "normal"
+    return None
+
+
+OPTIMIZER_FLOATX = "float32"  # Keras's default floatx: dtype of the learning-rate Variable
+
+
+@contextlib.contextmanager
+def floatx(dtype: str) -> Iterator[None]:
+    """Temporarily set `keras.config.floatx()`; always restored, even on error."""
+    previous = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous)
+
+
+def enable_determinism(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras; make TF ops deterministic.
+
+    `enable_op_determinism` makes TF pick deterministic kernels and reduction
+    orders. On this CPU-only build it costs little for dense layers (Eigen matmuls
+    are already deterministic for a fixed thread count), but it does forbid some
+    parallel reductions and stateful-random shortcuts, so `fit` can be a few
+    percent slower than a non-deterministic run. We pay that: two runs with the
+    same seed must give the same weights bit for bit.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_loss(config: ModelConfig) -> keras.losses.Loss:
+    """CategoricalCrossentropy (softmax output) or MeanSquaredError (sigmoid output)."""
+    if config.loss == "crossentropy":
+        return keras.losses.CategoricalCrossentropy(dtype=config.dtype)
+    return keras.losses.MeanSquaredError(dtype=config.dtype)
+
+
+def make_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
+    """The optimizer of `config`; its learning-rate Variable is float32 (see module doc)."""
+    lr = float(config.learning_rate)
+    with floatx(OPTIMIZER_FLOATX):
+        if config.optimizer == "sgd":
+            return keras.optimizers.SGD(learning_rate=lr)
+        if config.optimizer in ("momentum", "nesterov"):
+            return keras.optimizers.SGD(
+                learning_rate=lr,
+                momentum=float(config.momentum),
+                nesterov=config.optimizer == "nesterov",
+            )
+        return keras.optimizers.Adam(
+            learning_rate=lr,
+            beta_1=float(config.beta_1),
+            beta_2=float(config.beta_2),
+            epsilon=float(config.epsilon),
+        )
+
+
+def compile_model(model: keras.Model, config: ModelConfig, optimizer=None) -> None:
+    """Compile with the config's loss (in the config's dtype) and accuracy.
+
+    Compiled under `floatx(config.dtype)`: Keras creates the compiled-loss wrapper,
+    the loss tracker and the metrics with dtype floatx, and its wrapper casts the
+    loss *value* to that dtype. Under float32 a float64 model with L2 fails in
+    `compute_loss` (float32 data loss + float64 penalties: TypeError), and without
+    L2 it reports float32-rounded losses.
+    """
+    optimizer = optimizer if optimizer is not None else make_optimizer(config)
+    with floatx(config.dtype):
+        model.compile(optimizer=optimizer, loss=make_loss(config), metrics=["accuracy"])
+
+
+def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
+    """A compiled `Input(784) -> Dense(h, act) ... -> Dense(10, softmax|sigmoid)` model.
+
+    Initial weights depend only on `seed` (via `keras.utils.set_random_seed`).
+    """
+    enable_determinism(seed)
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
+    inputs = keras.Input(shape=(config.input_size,), dtype=config.dtype, name="pixels")
+    x = inputs
+    n_layers = len(config.layer_sizes) - 1
+    for index, units in enumerate(config.layer_sizes[1:]):
+        last = index == n_layers - 1
+        x = keras.layers.Dense(
+            units,
+            activation=config.output_activation if last else config.activation,
+            kernel_initializer=make_initializer(config.init),
+            kernel_regularizer=regularizer,
+            dtype=config.dtype,
+            name="output" if last else f"hidden_{index + 1}",
+        )(x)
+    model = keras.Model(inputs, x, name="keras_twin")
+    compile_model(model, config)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _shortest(value: float) -> float:
+    """The shortest decimal that rounds to the same float32 (0.10000000149 -> 0.1): the
+    learning-rate Variable is float32, so this recovers the value the user gave."""
+    return float(str(np.float32(value)))
+
+
+def config_from_model(model: keras.Model) -> ModelConfig:
+    """Recover the `ModelConfig` a model was built from (for `.keras` files).
+
+    Raises `ValueError` with a one-line message if the model is not a twin.
+    """
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if len(dense) < 2 or len(dense) != len(model.layers) - 1:
+        raise ValueError("not an mnist-compare Keras twin (expected Input then 2+ Dense layers)")
+    first, last = dense[0], dense[-1]
+    loss = model.loss
+    loss_name = {"CategoricalCrossentropy": "crossentropy", "MeanSquaredError": "mse"}.get(
+        type(loss).__name__
+    )
+    init = initializer_name(first.kernel_initializer)
+    optimizer = model.optimizer
+    if loss_name is None or init is None or optimizer is None:
+        raise ValueError("not an mnist-compare Keras twin (unknown loss, initializer or optimizer)")
+    options = optimizer.get_config()
+    regularizer = first.kernel_regularizer
+    fields: dict = {
+        "input_size": int(model.inputs[0].shape[-1]),
+        "hidden_sizes": tuple(int(layer.units) for layer in dense[:-1]),
+        "output_size": int(last.units),
+        "activation": first.activation.__name__,
+        "loss": loss_name,
+        "init": init,
+        "learning_rate": _shortest(options["learning_rate"]),
+        "l2": float(regularizer.l2) if regularizer is not None else 0.0,
+        "dtype": str(first.dtype_policy.variable_dtype),
+    }
+    if isinstance(optimizer, keras.optimizers.Adam):
+        fields.update(optimizer="adam", beta_1=float(options["beta_1"]))
+        fields.update(beta_2=float(options["beta_2"]), epsilon=float(options["epsilon"]))
+    elif isinstance(optimizer, keras.optimizers.SGD):
+        momentum = float(options["momentum"])
+        kind = "nesterov" if options["nesterov"] else "momentum" if momentum else "sgd"
+        fields.update(optimizer=kind)
+        if momentum:
+            fields.update(momentum=momentum)
+    else:
+        raise ValueError(f"unsupported optimizer {type(optimizer).__name__} in the Keras model")
+    return ModelConfig(**fields)

@@ -1,0 +1,158 @@
+"""`KerasTwin`: a Keras 3 model with the scratch `Network`'s interface.
+
+The runner and the check drive both models through the same methods
+(docs/architecture.md). Training goes through `train_step`, one optimizer step
+on exactly the batch given, compiled once with `tf.function`: the batch
+dimension is `None` in the input signature, so the remainder batch at the end of
+an epoch reuses the same graph instead of retracing every epoch.
+
+The step is Keras's own `Trainer.train_step` minus the metric trackers: forward
+pass with `training=True`, `model.compute_loss` (data loss + the layers' L2
+penalties, summed in Keras order), `GradientTape`, `optimizer.apply_gradients`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_baseline.build import build_keras_model, config_from_model, floatx
+from keras_baseline.files import load_twin_model, save_model_atomic
+from scratch.config import ModelConfig
+
+
+class KerasTwin:
+    """The Keras twin of the scratch network: same config, same interface."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        seed: int = 0,
+        *,
+        jit_compile: bool = False,
+        model: keras.Model | None = None,
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        self.jit_compile = jit_compile
+        self.model = model if model is not None else build_keras_model(config, seed)
+        self._dtype = tf.as_dtype(config.dtype)
+        x_spec = tf.TensorSpec((None, config.input_size), self._dtype)
+        y_spec = tf.TensorSpec((None,), tf.int64)
+        compile_options = {"jit_compile": jit_compile, "reduce_retracing": True}
+        self._train_fn = tf.function(
+            self._train, input_signature=[x_spec, y_spec], **compile_options
+        )
+        self._grad_fn = tf.function(self._gradients, input_signature=[x_spec, y_spec])
+        self._forward_fn = tf.function(self._forward, input_signature=[x_spec])
+
+    # -- compiled pieces -------------------------------------------------------------
+    def _one_hot(self, y: tf.Tensor) -> tf.Tensor:
+        return tf.one_hot(y, self.config.output_size, dtype=self._dtype)  # (batch, 10)
+
+    def _loss(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        Y = self._one_hot(y)  # (batch, 10)
+        P = self.model(x, training=True)  # (batch, 10)
+        return self.model.compute_loss(x=x, y=Y, y_pred=P, training=True)
+
+    def _train(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        weights = self.model.trainable_weights
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, y)
+        gradients = tape.gradient(loss, weights)
+        self.model.optimizer.apply_gradients(zip(gradients, weights, strict=True))
+        return loss
+
+    def _gradients(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, y)
+        return loss, tape.gradient(loss, self.model.trainable_weights)
+
+    def _forward(self, x: tf.Tensor) -> tf.Tensor:
+        return self.model(x, training=False)
+
+    # -- the shared interface --------------------------------------------------------
+    def _x(self, x: np.ndarray) -> tf.Tensor:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.config.input_size:
+            raise ValueError(f"x must be (n, {self.config.input_size}), got shape {x.shape}")
+        return tf.constant(x, dtype=self._dtype)
+
+    @staticmethod
+    def _y(y: np.ndarray) -> tf.Tensor:
+        return tf.constant(np.asarray(y, dtype=np.int64))
+
+    def train_step(self, x_batch: np.ndarray, y_batch: np.ndarray) -> float:
+        """One optimizer step on this batch; the batch loss before the update."""
+        return float(self._train_fn(self._x(x_batch), self._y(y_batch)))
+
+    def loss_and_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        """Loss (data + L2) and its gradients in `get_weights()` order; no update."""
+        loss, gradients = self._grad_fn(self._x(x), self._y(y))
+        return float(loss), [g.numpy() for g in gradients]
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+        """Output activations (n, 10) in the config's dtype."""
+        X = self._x(x)
+        parts = [
+            self._forward_fn(X[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.config.output_size))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted digits (n,) int64."""
+        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32) -> tuple[float, float]:
+        """(loss, accuracy) over the whole set: the loss exactly as `model.evaluate` reports it
+        (mean of per-batch losses incl. L2, weighted by batch size, tracked in the model's
+        dtype); the accuracy exactly, from `predict`. Run under `floatx(dtype)` because
+        `evaluate`, like `fit`, casts float inputs to floatx."""
+        X = np.asarray(x, dtype=self.config.dtype)
+        Y = np.eye(self.config.output_size, dtype=self.config.dtype)[np.asarray(y)]
+        with floatx(self.config.dtype):
+            logs = self.model.evaluate(X, Y, batch_size=batch_size, verbose=0, return_dict=True)
+        accuracy = float(np.mean(self.predict(X) == np.asarray(y)))
+        return float(logs["loss"]), accuracy
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Kernel (inputs, units) then bias (units,), layer by layer: copies."""
+        return [np.array(w) for w in self.model.get_weights()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Replace every weight (shapes must match; values are cast to the config's dtype).
+
+        Optimizer state (momentum, Adam moments, step count) is kept, as in Keras.
+        """
+        current = self.model.get_weights()
+        if len(weights) != len(current):
+            raise ValueError(f"expected {len(current)} weight arrays, got {len(weights)}")
+        for index, (new, old) in enumerate(zip(weights, current, strict=True)):
+            if np.shape(new) != old.shape:
+                raise ValueError(f"weight {index} has shape {np.shape(new)}, expected {old.shape}")
+        self.model.set_weights([np.asarray(w, dtype=self.config.dtype) for w in weights])
+
+    def hidden_preactivations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Z = A_prev @ W + b of every hidden layer, computed with the ops Dense uses
+        (`matmul`, then `add`). The check uses it to spot ReLU units whose
+        pre-activation has opposite signs in the two models."""
+        A = self._x(x)
+        outputs = []
+        for layer in self.model.layers[1:-1]:
+            Z = tf.add(tf.matmul(A, layer.kernel.value), layer.bias.value)  # (n, units)
+            outputs.append(Z.numpy())
+            A = layer.activation(Z)
+        return outputs
+
+    def save(self, path: str | Path) -> Path:
+        """Write a `.keras` file atomically (weights, config, optimizer state)."""
+        return save_model_atomic(self.model, path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, jit_compile: bool = False) -> KerasTwin:
+        """Load a `.keras` file written by `save` (safe_mode=True); one-line error if bad."""
+        model = load_twin_model(path)
+        return cls(config_from_model(model), model=model, jit_compile=jit_compile)

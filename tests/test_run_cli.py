@@ -1,0 +1,111 @@
+"""`mnist-compare run` bad input: one line on stderr, exit code 2, before any training."""
+
+from __future__ import annotations
+
+import pytest
+
+from compare.cli import main
+
+
+def run_cli(argv, capsys):
+    """Exit code and stderr of `mnist-compare run ...` (argparse errors exit via SystemExit)."""
+    try:
+        code = main(["run", *argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+BAD_FLAGS = [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--lr", "0"], "learning_rate"),
+    (["--lr", "-0.5"], "learning_rate"),
+    (["--lr", "fast"], "invalid float value"),
+    (["--batch-size", "0"], "batch_size"),
+    (["--epochs", "0"], "epochs"),
+    (["--epochs", "2.5"], "invalid int value"),
+    (["--hidden", "128,abc"], "--hidden"),
+    (["--hidden", "0"], "--hidden"),
+    (["--optimizer", "rmsprop"], "unknown optimizer"),
+    (["--activation", "gelu"], "unknown activation"),
+    (["--loss", "hinge"], "unknown loss"),
+    (["--init", "zeros"], "unknown init"),
+    (["--dtype", "float16"], "unknown dtype"),
+    (["--mode", "both"], "unknown mode"),
+    (["--models", "scratch,torch"], "models must be one or both"),
+    (["--seeds", "0"], "seeds"),
+    (["--blas-threads", "-1"], "blas_threads"),
+    (["--val-size", "-1"], "val_size"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_FLAGS)
+def test_bad_flag_is_one_line_exit_2(argv, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = run_cli([*argv, "--out", str(out)], capsys)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("mnist-compare: error:")
+    assert not out.exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("epochs = 3\nbogus = 1\n", "unknown key(s) bogus"),
+        ("[model]\nhidden = [3]\n", "[model] unknown key(s) hidden"),
+        ("epochs = \n", "not valid TOML"),
+        ("[data]\nval_size = 'many'\n", "val_size"),
+        ('preset = "nope"\n', "unknown preset"),
+    ],
+)
+def test_bad_config_file_is_one_line_exit_2(content, message, tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    out = tmp_path / "run"
+    code, err = run_cli(["--config", str(config), "--out", str(out)], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_unreadable_config_file(tmp_path, capsys):
+    code, err = run_cli(["--config", str(tmp_path / "missing.toml")], capsys)
+    assert code == 2 and "not found" in err and err.count("\n") == 1
+    code, err = run_cli(["--config", str(tmp_path)], capsys)  # a folder, not a file
+    assert code == 2 and "cannot read config file" in err and err.count("\n") == 1
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, err = run_cli(["--out", str(blocker / "run")], capsys)
+    assert code == 2 and "cannot write the run folder" in err and err.count("\n") == 1
+    code, err = run_cli(["--out", str(blocker)], capsys)
+    assert code == 2 and "is a file" in err
+
+
+def test_existing_folder_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    code, err = run_cli(["--out", str(out), "--epochs", "0"], capsys)
+    assert code == 2 and "epochs" in err  # config errors come first
+    code, err = run_cli(["--out", str(out)], capsys)
+    assert code == 2 and "already exists; pass --overwrite" in err
+    assert (out / "summary.json").read_text() == "{}"
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    code, err = run_cli(["--out", str(out), "--overwrite"], capsys)
+    assert code == 2 and "not a run folder" in err
+    assert (out / "thesis.tex").exists()
+
+
+def test_missing_data_leaves_no_folder_behind(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = run_cli(["--data-dir", str(tmp_path / "nowhere"), "--out", str(out)], capsys)
+    assert code == 1 and "does not exist" in err and err.count("\n") == 1
+    assert not out.exists()
