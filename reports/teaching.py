@@ -186,8 +186,8 @@ def scratch_code(step: Step, names: dict[str, str]) -> Code:
             pieces.append(f"# {path}: source unavailable ({error})")
             continue
         total += count
-        pieces.append(f"# {path}  ({count} lines)\n{source}")
-    caption = f"scratch — {total} lines of code"
+        pieces.append(f"# {path}  ({_plural(count, 'line')})\n{source}")
+    caption = f"scratch — {_plural(total, 'line')} of code"
     if missing:
         caption += f" (not found: {', '.join(missing)})"
     return Code("\n\n".join(pieces), caption=caption)
@@ -200,6 +200,11 @@ def teaching_pairs(model: dict[str, Any], run_config: dict[str, Any]) -> list[Si
     pairs = []
     for step in STEPS:
         keras = keras_code[step.title]
-        right = Code(keras, caption=f"Keras — {code_line_count(keras)} lines")
+        right = Code(keras, caption=f"Keras — {_plural(code_line_count(keras), 'line')}")
         pairs.append(SideBySide(step.title, step.explanation, scratch_code(step, names), right))
     return pairs
+
+
+def _plural(count: int, noun: str) -> str:
+    """'1 line', '12 lines'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
