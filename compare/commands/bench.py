@@ -1,15 +1,217 @@
-"""`mnist-compare bench`: not built yet."""
+"""`mnist-compare bench`: how fast is the scratch network, against BLAS and against Keras?
+
+One run measures, on the real 55,000-image training split, 784-128-10 relu + SGD:
+
+1. the ideal: only the five matrix products of one training step (forward X@W1,
+   A1@W2; backward A1.T@dZ2, dZ2@W2.T, X.T@dZ1) on preallocated arrays with the
+   epoch's batch shapes - what a step would cost if everything else were free;
+2. one epoch of `Network.fit` at batch 128 and at batch 32;
+3. one epoch of Keras `model.fit` (the `keras_baseline` twin) at the same batch
+   sizes, after a warm-up epoch on a subset so tracing is not timed, verbose=0.
+
+Each timing is repeated (`--repeats`) and the best is kept: the machine is shared,
+so the minimum is the least disturbed measurement. The figures for one batch size
+are timed in turns (ideal, scratch, Keras, ideal, ...) so each ratio compares
+runs made under the same background load. NumPy runs with OPENBLAS_NUM_THREADS=1
+unless `--blas-threads` says otherwise (see that option). Ratios printed at the end:
+scratch / ideal (target <= 1.3) and Keras / scratch (targets >= 4 at batch 32,
+>= 2.5 at batch 128). `benchmarks/bench_scratch.py` runs the same code.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from scratch.config import ModelConfig
+from scratch.network import Network
+
+BENCH_CONFIG = ModelConfig(hidden_sizes=(128,), activation="relu", optimizer="sgd")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare bench`."""
+    parser.add_argument("--data-dir", help="folder with the MNIST files (default: auto)")
+    parser.add_argument("--repeats", type=int, default=5, help="timings per figure; best kept")
+    parser.add_argument("--no-keras", action="store_true", help="skip the Keras measurements")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="OpenBLAS threads for NumPy (default 1: on a shared 2-core machine more threads "
+        "spin against each other and run 2-20x slower); 0 leaves OpenBLAS's default",
+    )
+
+
+def best_time(action: Callable[[], object], repeats: int) -> float:
+    """The fastest of `repeats` wall-clock timings of `action()`, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def ideal_epoch(batch_sizes: list[int], config: ModelConfig) -> Callable[[], None]:
+    """One epoch of the forward and backward GEMMs alone, on preallocated arrays."""
+    n_in, n_hidden, n_out = config.layer_sizes
+    dtype, rng = config.dtype, np.random.default_rng(0)
+    W1 = rng.random((n_in, n_hidden)).astype(dtype)  # (784, 128)
+    W2 = rng.random((n_hidden, n_out)).astype(dtype)  # (128, 10)
+    dW1, dW2 = np.empty_like(W1), np.empty_like(W2)
+    buffers = {}
+    for b in set(batch_sizes):
+        buffers[b] = (
+            rng.random((b, n_in)).astype(dtype),  # X (b, 784)
+            np.empty((b, n_hidden), dtype),  # A1 (b, 128)
+            np.empty((b, n_out), dtype),  # Z2 / dZ2 (b, 10)
+            np.empty((b, n_hidden), dtype),  # dA1 / dZ1 (b, 128)
+        )
+
+    def epoch() -> None:
+        for b in batch_sizes:
+            X, A1, Z2, dZ1 = buffers[b]
+            np.matmul(X, W1, out=A1)
+            np.matmul(A1, W2, out=Z2)
+            np.matmul(A1.T, Z2, out=dW2)
+            np.matmul(Z2, W2.T, out=dZ1)
+            np.matmul(X.T, dZ1, out=dW1)
+
+    return epoch
+
+
+def scratch_epoch(splits, batch_size: int) -> Callable[[], object]:
+    """One epoch of Network.fit (a fresh epoch permutation each call), after a warm-up."""
+    from compare.batches import BatchSchedule
+
+    network = Network(BENCH_CONFIG, seed=0)
+    schedule = BatchSchedule(len(splits.y_train), batch_size, seed=0)
+    network.fit(splits.x_train[:4096], splits.y_train[:4096], BatchSchedule(4096, batch_size), 1)
+    epochs = iter(range(1_000_000))
+    return lambda: network.fit(
+        splits.x_train, splits.y_train, schedule, 1, start_epoch=next(epochs)
+    )
+
+
+def interleaved_best(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best time of each action, timed in turns so all of them see the same machine load."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            times[name].append(best_time(action, 1))
+    return {name: min(values) for name, values in times.items()}
+
+
+def keras_model(config: ModelConfig):
+    """The compiled Keras twin of `config` (from keras_baseline when it is installed)."""
+    try:
+        from keras_baseline import KerasTwin
+
+        return KerasTwin(config).model
+    except ImportError:
+        import keras
+
+        model = keras.Sequential(
+            [
+                keras.Input((config.input_size,)),
+                keras.layers.Dense(config.hidden_sizes[0], activation=config.activation),
+                keras.layers.Dense(config.output_size, activation="softmax"),
+            ]
+        )
+        optimizer = keras.optimizers.SGD(config.learning_rate)
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy")
+        return model
+
+
+def keras_epoch(splits, batch_size: int) -> Callable[[], object]:
+    """One epoch of Keras `model.fit` (verbose=0), after a warm-up that traces the step."""
+    model = keras_model(BENCH_CONFIG)
+    Y = np.eye(10, dtype=np.float32)[splits.y_train]  # (n, 10) one-hot, as fit needs
+    warm = 4096
+    model.fit(splits.x_train[:warm], Y[:warm], batch_size=batch_size, epochs=1, verbose=0)
+    return lambda: model.fit(splits.x_train, Y, batch_size=batch_size, epochs=1, verbose=0)
+
+
+def batch_sizes_of_epoch(n: int, batch_size: int) -> list[int]:
+    full, rest = divmod(n, batch_size)
+    return [batch_size] * full + ([rest] if rest else [])
+
+
+def rerun_with_blas_threads(args: argparse.Namespace) -> int | None:
+    """OpenBLAS reads its thread count once, when NumPy is imported: if it differs
+    from --blas-threads, run the benchmark again in a child process that sets it."""
+    wanted = str(args.blas_threads)
+    if args.blas_threads <= 0 or os.environ.get("OPENBLAS_NUM_THREADS") == wanted:
+        return None
+    argv = [sys.executable, "-m", "compare", "bench", "--repeats", str(args.repeats)]
+    argv += ["--blas-threads", wanted] + (["--no-keras"] if args.no_keras else [])
+    argv += ["--data-dir", args.data_dir] if args.data_dir else []
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": wanted, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(argv, env=env, check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
-    from compare.cli import CliError
+    from compare.data import load_mnist, make_splits
 
-    raise CliError("'bench' is not implemented yet", exit_code=1)
+    child = rerun_with_blas_threads(args)
+    if child is not None:
+        return child
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    splits = make_splits(load_mnist(args.data_dir))
+    n, repeats = len(splits.y_train), max(1, args.repeats)
+    print(f"mnist-compare bench: {n} training images, 784-128-10 relu, SGD, float32")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+        f"OPENBLAS_NUM_THREADS={threads}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"best of {repeats} timings per figure; seconds for one epoch\n")
+    rows: dict[str, float] = {}
+    for batch in (128, 32):
+        actions = {
+            f"GEMMs only (ideal), batch {batch}": ideal_epoch(
+                batch_sizes_of_epoch(n, batch), BENCH_CONFIG
+            ),
+            f"scratch Network.fit, batch {batch}": scratch_epoch(splits, batch),
+        }
+        if not args.no_keras:
+            actions[f"keras model.fit, batch {batch}"] = keras_epoch(splits, batch)
+        rows.update(interleaved_best(actions, repeats))
+    print(f"{'measurement':40s} {'s/epoch':>9s} {'images/s':>10s}")
+    for name, seconds in rows.items():
+        print(f"{name:40s} {seconds:9.3f} {n / seconds:10.0f}")
+    print()
+    print_ratios(rows)
+    return 0
+
+
+def print_ratios(rows: dict[str, float]) -> None:
+    checks = [
+        ("scratch / ideal, batch 128", "scratch Network.fit, batch 128",
+         "GEMMs only (ideal), batch 128", "<=", 1.3),
+        ("scratch / ideal, batch 32", "scratch Network.fit, batch 32",
+         "GEMMs only (ideal), batch 32", None, None),
+        ("keras / scratch, batch 32", "keras model.fit, batch 32",
+         "scratch Network.fit, batch 32", ">=", 4.0),
+        ("keras / scratch, batch 128", "keras model.fit, batch 128",
+         "scratch Network.fit, batch 128", ">=", 2.5),
+    ]  # fmt: skip
+    print(f"{'ratio':40s} {'value':>9s}  target")
+    for label, top, bottom, sense, target in checks:
+        if top not in rows or bottom not in rows:
+            continue
+        value = rows[top] / rows[bottom]
+        if sense is None:
+            verdict = "(for information)"
+        else:
+            met = value <= target if sense == "<=" else value >= target
+            verdict = f"{sense} {target}  {'met' if met else 'NOT met'}"
+        print(f"{label:40s} {value:9.2f}  {verdict}")

@@ -1,0 +1,79 @@
+"""Activation functions, each forward pass next to its backward pass.
+
+Every backward function gets the upstream gradient `dA` and the forward *output*
+`A` (all four derivatives are cheapest written in terms of the output), and
+returns `dZ`, the gradient with respect to the pre-activation `Z`. All of them
+accept `out=` so the training loop can work in place on preallocated buffers.
+
+The backward formulas are written in the same order of operations as
+TensorFlow's gradient kernels (ReluGrad, SigmoidGrad, TanhGrad), so in float64
+they round the same way as Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def relu(Z: Array, out: Array | None = None) -> Array:
+    """A = max(Z, 0)."""
+    return np.maximum(Z, 0, out=out)
+
+
+def relu_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
+    """dZ = dA where the unit was active (A > 0), else 0."""
+    return np.multiply(dA, A > 0, out=out)
+
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
+    """A = 1 / (1 + exp(-Z)); exp may overflow to inf for very negative Z, giving A = 0."""
+    out = np.negative(Z, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
+def sigmoid_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
+    """dZ = dA * A * (1 - A)."""
+    one_minus_A = 1 - A  # (batch, units)
+    out = np.multiply(dA, A, out=out)
+    out *= one_minus_A
+    return out
+
+
+def tanh(Z: Array, out: Array | None = None) -> Array:
+    """A = tanh(Z)."""
+    return np.tanh(Z, out=out)
+
+
+def tanh_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
+    """dZ = dA * (1 - A**2)."""
+    one_minus_A2 = 1 - A * A  # (batch, units)
+    return np.multiply(dA, one_minus_A2, out=out)
+
+
+def softmax(Z: Array, out: Array | None = None) -> Array:
+    """P = exp(Z - max Z) / sum(exp(Z - max Z)), row by row; shifting by the max
+    changes nothing mathematically but keeps exp from overflowing."""
+    out = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)  # (batch, classes)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)  # (batch, 1) broadcast
+    return out
+
+
+# The softmax backward pass never appears on its own: it is fused with the
+# cross-entropy loss into dZ = (P - Y) / batch_size (see losses.py).
+
+Forward = Callable[..., Array]
+Backward = Callable[..., Array]
+
+HIDDEN: dict[str, tuple[Forward, Backward]] = {
+    "relu": (relu, relu_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "tanh": (tanh, tanh_backward),
+}

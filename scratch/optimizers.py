@@ -1,0 +1,139 @@
+"""SGD, momentum, Nesterov and Adam, with Keras 3's exact update formulas.
+
+Every update is done in place on the parameter arrays. The gradient arrays are
+used as scratch space and hold garbage afterwards.
+
+Which scalars Keras rounds to float32 (read from keras/src/optimizers/*.py and
+checked against TensorFlow) - it matters in float64, where the twin is compared
+to 1e-10:
+
+- `ops.cast(python_float, "float64")` is `tf.cast`, which first makes a float32
+  tensor from the Python float: the value becomes float64(float32(x)). This hits
+  SGD's `momentum` and Adam's `beta_1`/`beta_2` in the bias-correction powers
+  (and the L2 factor, see network.py). `keras_cast` below does the same.
+- The learning rate lives in a Variable of dtype `keras.config.floatx()`, which
+  is "float32" unless the process changes it globally; we assume it does not
+  (the twin sets float64 per layer and per loss). So lr -> float64(float32(lr)).
+- Python floats combined with a tensor (`1 - beta_1`, `1 - beta_2`, `epsilon`)
+  are "weak" and take the tensor's dtype directly: no float32 detour.
+- The iteration counter is int64; Adam's step t = iterations + 1 is cast to the
+  variable dtype, exactly (t < 2**24 even in float32 for any real run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.config import ModelConfig
+
+Array = np.ndarray
+KERAS_FLOATX = np.float32  # dtype of Keras's learning-rate Variable (floatx default)
+
+
+def keras_cast(value: float, dtype: np.dtype) -> np.floating:
+    """What `keras.ops.cast(value, dtype)` gives for a Python float with TensorFlow."""
+    return dtype.type(np.float32(value))
+
+
+def keras_learning_rate(value: float, dtype: np.dtype) -> np.floating:
+    """The learning-rate Variable (floatx) cast to the variable dtype in `update_step`."""
+    return dtype.type(KERAS_FLOATX(value))
+
+
+class SGD:
+    """W -= g * lr."""
+
+    def __init__(self, config: ModelConfig, params: list[Array]) -> None:
+        dtype = params[0].dtype
+        self.lr = keras_learning_rate(config.learning_rate, dtype)
+
+    def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        for W, g in zip(params, grads, strict=True):
+            g *= self.lr  # g * lr
+            W -= g
+
+
+class Momentum:
+    """m = m * momentum - g * lr;  W += m."""
+
+    def __init__(self, config: ModelConfig, params: list[Array]) -> None:
+        dtype = params[0].dtype
+        self.lr = keras_learning_rate(config.learning_rate, dtype)
+        self.momentum = keras_cast(config.momentum, dtype)
+        self.velocities = [np.zeros_like(W) for W in params]
+
+    def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        for W, g, m in zip(params, grads, self.velocities, strict=True):
+            m *= self.momentum
+            g *= self.lr
+            m -= g  # m * momentum - g * lr
+            W += m
+
+
+class Nesterov(Momentum):
+    """m = m * momentum - g * lr;  W += m * momentum - g * lr."""
+
+    def __init__(self, config: ModelConfig, params: list[Array]) -> None:
+        super().__init__(config, params)
+        self.scratch = [np.empty_like(W) for W in params]
+
+    def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        for W, g, m, step in zip(params, grads, self.velocities, self.scratch, strict=True):
+            m *= self.momentum
+            g *= self.lr
+            m -= g  # m * momentum - g * lr
+            np.multiply(m, self.momentum, out=step)
+            step -= g  # m * momentum - g * lr, with the new m
+            W += step
+
+
+class Adam:
+    """Keras's Adam (bias correction folded into the step size, epsilon outside the sqrt).
+
+    alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    m += (g - m) * (1 - beta_1)
+    v += (g**2 - v) * (1 - beta_2)
+    W -= m * alpha / (sqrt(v) + epsilon)
+    """
+
+    def __init__(self, config: ModelConfig, params: list[Array]) -> None:
+        dtype = params[0].dtype
+        self.lr = keras_learning_rate(config.learning_rate, dtype)
+        self.beta_1 = keras_cast(config.beta_1, dtype)  # only used in beta_1**t
+        self.beta_2 = keras_cast(config.beta_2, dtype)  # only used in beta_2**t
+        self.one_minus_beta_1 = dtype.type(1 - config.beta_1)  # weak Python float
+        self.one_minus_beta_2 = dtype.type(1 - config.beta_2)  # weak Python float
+        self.epsilon = dtype.type(config.epsilon)  # weak Python float
+        self.momentums = [np.zeros_like(W) for W in params]
+        self.velocities = [np.zeros_like(W) for W in params]
+        self.scratch = [np.empty_like(W) for W in params]
+
+    def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        dtype = params[0].dtype
+        local_step = dtype.type(t)
+        beta_1_power = np.power(self.beta_1, local_step)
+        beta_2_power = np.power(self.beta_2, local_step)
+        alpha = self.lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        for W, g, m, v, tmp in zip(
+            params, grads, self.momentums, self.velocities, self.scratch, strict=True
+        ):
+            np.subtract(g, m, out=tmp)
+            tmp *= self.one_minus_beta_1
+            m += tmp  # m += (g - m) * (1 - beta_1)
+            np.multiply(g, g, out=tmp)
+            tmp -= v
+            tmp *= self.one_minus_beta_2
+            v += tmp  # v += (g**2 - v) * (1 - beta_2)
+            np.multiply(m, alpha, out=g)
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            g /= tmp
+            W -= g  # W -= m * alpha / (sqrt(v) + epsilon)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam}
+
+
+def make_optimizer(config: ModelConfig, params: list[Array]) -> SGD | Momentum | Adam:
+    """The optimizer named by `config.optimizer`, with zeroed state for `params`."""
+    return OPTIMIZERS[config.optimizer](config, params)

@@ -1,0 +1,111 @@
+"""Save and load a network as a plain `.npz` file (no pickle, ever).
+
+The file holds `format_version` (int), `config` (the ModelConfig as JSON text)
+and `w0, w1, ...` (the weights in get_weights() order, in the model's dtype,
+so a round trip is bit-exact). Optimizer state (momentum, Adam moments, the
+step counter) is not saved: a loaded network predicts and evaluates exactly
+like the saved one, and training it again starts the optimizer afresh.
+
+The file is written to a temporary file in the same folder and moved into place
+with `os.replace`, so a crash never leaves a half-written model behind. Any
+problem reading a file is a `ModelFileError` (a ValueError) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from scratch.config import ConfigError, ModelConfig
+
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, corrupt, of another format version or architecture."""
+
+
+def save_model(path: str | Path, config: ModelConfig, weights: list[np.ndarray]) -> None:
+    """Write `config` and `weights` to `path` atomically (the name is used as given)."""
+    path = Path(path)
+    arrays = {f"w{i}": w for i, w in enumerate(weights)}
+    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
+    arrays["config"] = np.array(json.dumps(config.to_dict(), sort_keys=True))
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load_model(
+    path: str | Path, expect: ModelConfig | None = None
+) -> tuple[ModelConfig, list[np.ndarray]]:
+    """(config, weights) from a file written by `save_model`, fully validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file; pass the .npz written by Network.save")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            contents = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(
+            f"{path}: not a readable scratch model .npz ({reason}); re-save it with Network.save"
+        ) from None
+    if "format_version" not in contents or "config" not in contents:
+        raise ModelFileError(f"{path}: not a scratch model file (no format_version/config)")
+    version = int(contents["format_version"])
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version}, this code reads version {FORMAT_VERSION}"
+        )
+    config = _parse_config(path, contents["config"])
+    if expect is not None and _architecture(expect) != _architecture(config):
+        raise ModelFileError(
+            f"{path}: saved for {_architecture(config)}, expected {_architecture(expect)}; "
+            "load the file that matches this config"
+        )
+    return config, _weights(path, contents, config)
+
+
+def _parse_config(path: Path, text: np.ndarray) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(json.loads(str(text)))
+    except (json.JSONDecodeError, TypeError, ConfigError) as error:
+        raise ModelFileError(f"{path}: bad model config in file ({error})") from None
+
+
+def _architecture(config: ModelConfig) -> str:
+    sizes = "-".join(str(size) for size in config.layer_sizes)
+    return f"{sizes} {config.activation}/{config.loss} {config.dtype}"
+
+
+def _weights(path: Path, contents: dict[str, np.ndarray], config: ModelConfig) -> list[np.ndarray]:
+    sizes = config.layer_sizes
+    shapes = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    weights = []
+    for i, shape in enumerate(shapes):
+        w = contents.get(f"w{i}")
+        if w is None or w.shape != shape or w.dtype != np.dtype(config.dtype):
+            found = "missing" if w is None else f"{w.dtype} {w.shape}"
+            raise ModelFileError(
+                f"{path}: weight w{i} is {found}, expected {config.dtype} {shape} "
+                f"for {_architecture(config)}"
+            )
+        weights.append(w)
+    if f"w{len(shapes)}" in contents:
+        raise ModelFileError(f"{path}: more weight arrays than layers in {_architecture(config)}")
+    return weights

@@ -1,0 +1,96 @@
+"""The epoch loop, and what happens when training blows up.
+
+A NaN or infinite loss means the weights have diverged (almost always a
+learning rate that is too large). Carrying on would produce a "trained" model
+of NaNs, so we stop with `DivergenceError` instead, before the bad step is
+applied: the weights stay as they were after the last good step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became NaN or infinite.
+
+    `step` is the optimizer step that failed (1-based, counted over the whole
+    training); `epoch` (1-based, as in metrics.csv) and `batch` (1-based within
+    the epoch) are set when the error comes out of `fit`, else None.
+    """
+
+    def __init__(
+        self,
+        step: int,
+        loss: float,
+        learning_rate: float,
+        epoch: int | None = None,
+        batch: int | None = None,
+    ) -> None:
+        self.step, self.loss, self.learning_rate = step, loss, learning_rate
+        self.epoch, self.batch = epoch, batch
+        where = f"step {step}" if epoch is None else f"epoch {epoch}, step {batch} (step {step})"
+        super().__init__(
+            f"training diverged at {where}: the loss is {loss}; "
+            f"try a smaller learning rate than {learning_rate}"
+        )
+
+
+def check_finite(loss: float, *, step: int, learning_rate: float) -> None:
+    """Raise DivergenceError unless `loss` is a finite number."""
+    if not math.isfinite(loss):
+        raise DivergenceError(step, float(loss), learning_rate)
+
+
+class Schedule(Protocol):
+    """Anything with `.epoch(e)` returning that epoch's index arrays (compare.BatchSchedule)."""
+
+    def epoch(self, epoch: int) -> list[np.ndarray]: ...
+
+
+def fit(
+    network: Any, x: np.ndarray, y: np.ndarray, schedule: Schedule, epochs: int, *, start_epoch=0
+) -> list[float]:
+    """Train `network` for `epochs` epochs; returns each epoch's mean training loss
+    (weighted by batch size, as Keras's progress bar reports it).
+
+    Epoch `e` (0-based) trains on `x[idx], y[idx]` for each `idx` in `schedule.epoch(e)`.
+    On divergence, raises DivergenceError with `epoch` and `batch` filled in.
+    """
+    X = network._check_inputs(x)
+    y = np.asarray(y)
+    history = []
+    buffers: dict[int, np.ndarray] = {}
+    for epoch in range(start_epoch, start_epoch + epochs):
+        total, seen = 0.0, 0
+        for batch, idx in enumerate(schedule.epoch(epoch), start=1):
+            X_batch = gather(X, idx, buffers)  # (batch, 784)
+            try:
+                loss = network.train_step(X_batch, y[idx])
+            except DivergenceError as error:
+                raise DivergenceError(
+                    error.step, error.loss, error.learning_rate, epoch=epoch + 1, batch=batch
+                ) from None
+            total += loss * len(idx)
+            seen += len(idx)
+        history.append(total / seen)
+    return history
+
+
+def gather(X: np.ndarray, idx: np.ndarray, buffers: dict[int, np.ndarray]) -> np.ndarray:
+    """X[idx] copied into a reused buffer, one per batch size.
+
+    `np.take(..., out=, mode="clip")` writes straight into the buffer (with the
+    default mode="raise" NumPy buffers the output, and X[idx] allocates a fresh
+    array each step); measured 20-30% faster. "clip" would silently clamp a bad
+    index, so the bounds are checked first.
+    """
+    if len(idx) == 0 or np.minimum.reduce(idx) < 0 or np.maximum.reduce(idx) >= len(X):
+        raise IndexError(f"batch indices must be in 0..{len(X) - 1} and non-empty")
+    out = buffers.get(len(idx))
+    if out is None:
+        out = buffers[len(idx)] = np.empty((len(idx), X.shape[1]), X.dtype)
+    return np.take(X, idx, axis=0, out=out, mode="clip")

@@ -1,0 +1,59 @@
+"""The benchmark's building blocks (the full benchmark itself is too slow for the suite)."""
+
+from __future__ import annotations
+
+import argparse
+
+from compare.commands import bench
+from scratch.config import ModelConfig
+
+
+def test_epoch_batch_sizes_cover_every_image_once():
+    sizes = bench.batch_sizes_of_epoch(55000, 128)
+    assert sum(sizes) == 55000 and sizes[-1] == 55000 % 128 and len(sizes) == 430
+    assert bench.batch_sizes_of_epoch(64, 32) == [32, 32]
+
+
+def test_interleaved_best_keeps_each_minimum():
+    calls = []
+    result = bench.interleaved_best(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3
+    )
+    assert calls == ["a", "b"] * 3  # timed in turns
+    assert set(result) == {"a", "b"} and all(t >= 0 for t in result.values())
+
+
+def test_ideal_epoch_runs_the_gemms():
+    config = ModelConfig(input_size=16, hidden_sizes=(8,), output_size=4)
+    epoch = bench.ideal_epoch([5, 5, 3], config)
+    assert epoch() is None
+
+
+def test_ratios_say_whether_targets_are_met(capsys):
+    rows = {
+        "GEMMs only (ideal), batch 128": 1.0,
+        "scratch Network.fit, batch 128": 1.2,
+        "keras model.fit, batch 128": 2.0,
+        "GEMMs only (ideal), batch 32": 1.0,
+        "scratch Network.fit, batch 32": 1.5,
+        "keras model.fit, batch 32": 9.0,
+    }
+    bench.print_ratios(rows)
+    lines = {line.split("  ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    assert (
+        "1.20" in lines["scratch / ideal, batch 128"]
+        and " met" in lines["scratch / ideal, batch 128"]
+    )
+    assert (
+        "6.00" in lines["keras / scratch, batch 32"]
+        and " met" in lines["keras / scratch, batch 32"]
+    )
+    assert "NOT met" in lines["keras / scratch, batch 128"]  # 1.67 < 2.5
+
+
+def test_no_rerun_when_blas_threads_already_set(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    args = argparse.Namespace(blas_threads=1, repeats=1, no_keras=True, data_dir=None)
+    assert bench.rerun_with_blas_threads(args) is None
+    args.blas_threads = 0  # leave OpenBLAS alone
+    assert bench.rerun_with_blas_threads(args) is None
