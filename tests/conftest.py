@@ -12,8 +12,12 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 
-# Keep TensorFlow quiet and deterministic in every test process.
+# Keep TensorFlow quiet in every test process (and the subprocesses tests start).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One OpenBLAS thread: on 2 shared cores, with TensorFlow's pools in the same process,
+# two spinning BLAS threads make the scratch network 5-100x slower (compare/threads.py).
+# Set before NumPy is imported so it holds for the whole session.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
