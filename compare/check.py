@@ -15,9 +15,7 @@ compare/check_lockstep.py for the exact criteria, docs/check.md for the reasons)
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from compare.check_lockstep import F32_EARLY_STEPS, lockstep_rows
 from compare.runconfig import DEFAULT_LEARNING_RATE
 from compare.threads import blas_threads
 from scratch.config import OPTIMIZERS, ModelConfig
+from scratch.serialization import atomic_path
 
 QUICK_STEPS = 200
 QUICK_TRAIN_IMAGES = 6400  # 200 batches of 32: the quick run is one (small) epoch
@@ -234,12 +233,6 @@ def format_result(result: CheckResult) -> str:
 def write_json(result: CheckResult, path: str | Path) -> Path:
     """Write `result.to_json()` atomically (temp file in the same folder, then rename)."""
     target = Path(path)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(result.to_json(), stream, indent=2)
-            stream.write("\n")
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    with atomic_path(target) as temp:
+        temp.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     return target

@@ -19,7 +19,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,8 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
+
+from scratch.serialization import atomic_path
 
 # The mirror TFDS uses, then the one torchvision uses.
 MIRRORS: tuple[str, ...] = (
@@ -147,19 +148,14 @@ def content_sha256(gz_path: Path) -> str:
 
 def _fetch_one(url: str, target: Path, expected: str, timeout: float, progress: bool) -> None:
     """Download `url` to `target` via a temp file; nothing is left behind on failure."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_path(target, suffix=".part") as temp:  # a raise below discards the temp
+        with temp.open("wb") as handle:
             _stream(url, handle, timeout, progress, target.name)
         digest = content_sha256(temp)
         if digest != expected:
             raise _AttemptFailed(
                 f"{url}: content SHA-256 {digest[:16]}... is not MNIST's {expected[:16]}..."
             )
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _failure_message(target_dir: Path, names: Sequence[str], reason: str) -> str:

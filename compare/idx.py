@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from scratch.serialization import atomic_path
 
 # IDX dtype code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -109,10 +110,6 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = No
     content = encode_idx(array)
     if compress or (compress is None and path.suffix == ".gz"):
         content = gzip.compress(content, mtime=0)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: atomic replace
-    try:
+    with atomic_path(path) as temp:
         temp.write_bytes(content)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
     return path

@@ -12,8 +12,6 @@ model's probabilities (matplotlib, Agg backend: no display needed).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from compare.digits import DigitError, preprocess_digit, read_image
+from scratch.serialization import atomic_path
 
 MODEL_FILES = {"scratch": "scratch.npz", "keras": "keras.keras"}  # display order
 
@@ -261,11 +260,5 @@ def save_figure(result: Prediction, out: Path) -> None:
 
 def _save_atomically(fig: Any, out: Path) -> None:
     """Write to a temp file in the same folder, then rename: never a half-written figure."""
-    handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix)
-    os.close(handle)
-    try:
+    with atomic_path(out, suffix=out.suffix) as temp:  # savefig picks the format by suffix
         fig.savefig(temp, dpi=100)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

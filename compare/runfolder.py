@@ -9,41 +9,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scratch.serialization import atomic_path
+
 RUN_FOLDER_MARKERS = ("summary.json", "config.toml")
-
-
-def _file_mode() -> int:
-    """0o666 minus the umask: what a plain open() would give (mkstemp gives 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call `write(temp_path)` on a temp file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+    with atomic_path(path) as temp:
         write(temp)
-        os.chmod(temp, FILE_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def write_text(path: Path, text: str) -> None:
@@ -68,19 +49,6 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             np.savez(handle, **arrays)
 
     atomic_write(path, write)
-
-
-def save_model_atomically(model: Any, path: Path) -> None:
-    """`model.save(temp)` then rename; the temp name keeps the suffix the saver expects."""
-    path = Path(path)
-    temp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        model.save(temp)
-        os.chmod(temp, FILE_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:

@@ -154,7 +154,7 @@ def _write_seed_files(
         runfolder.write_lockstep(out, result.lockstep)
     for name, track in tracks.items():
         suffix = ".npz" if name == "scratch" else ".keras"
-        runfolder.save_model_atomically(track.model, out / f"{name}{suffix}")
+        track.model.save(out / f"{name}{suffix}")  # both models save atomically
     if "keras" in tracks:
         weights = tracks["keras"].model.get_weights()
         runfolder.write_npz(out / "keras_weights.npz", {f"w{i}": w for i, w in enumerate(weights)})

@@ -8,7 +8,6 @@ never half a zip).
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -34,12 +33,8 @@ def save_model_atomic(model: keras.Model, path: str | Path) -> Path:
         raise ModelFileError(f"{target}: a Keras model file must end in .keras")
     if not target.parent.is_dir():
         raise ModelFileError(f"{target.parent} does not exist; create the folder first")
-    temp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
-    try:
+    with scratch_serialization.atomic_path(target, suffix=".keras") as temp:
         model.save(temp)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 

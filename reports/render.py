@@ -4,8 +4,6 @@ os.replace), so a reader never sees a half-written report."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from reports import context, headline, sections
@@ -13,6 +11,7 @@ from reports.document import Document
 from reports.html import render_html
 from reports.loader import load_run
 from reports.markdown import render_markdown
+from scratch.serialization import atomic_path
 
 KNOWN_FIGURES = frozenset({
     "learning_curves", "confusion_matrices", "confusion_difference", "per_class_f1", "timing",
@@ -21,24 +20,10 @@ KNOWN_FIGURES = frozenset({
 })  # fmt: skip
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def atomic_write_bytes(path: Path, content: bytes) -> None:
     """Write `content` to a temp file beside `path`, then rename it into place."""
-    mode = 0o666 & ~_umask()  # mkstemp makes 0600 files; give the usual permissions
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp:
+        temp.write_bytes(content)
 
 
 def build_document(run_dir: Path) -> Document:

@@ -13,10 +13,12 @@ problem reading a file is a `ModelFileError` (a ValueError) with a one-line mess
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,22 +32,43 @@ class ModelFileError(ValueError):
     """A model file that is missing, corrupt, of another format version or architecture."""
 
 
+def _default_file_mode() -> int:
+    """0o666 minus the umask: what a plain open() gives (mkstemp gives 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _default_file_mode()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temp path beside `path` for the block to write; renamed onto `path` when the
+    block succeeds, removed when it fails. A reader never sees a half-written file.
+
+    The whole project writes files through this (models, run folders, reports,
+    downloads); `suffix` keeps an ending a writer insists on (e.g. ".keras").
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        os.chmod(temp, FILE_MODE)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def save_model(path: str | Path, config: ModelConfig, weights: list[np.ndarray]) -> None:
     """Write `config` and `weights` to `path` atomically (the name is used as given)."""
-    path = Path(path)
     arrays = {f"w{i}": w for i, w in enumerate(weights)}
     arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
     arrays["config"] = np.array(json.dumps(config.to_dict(), sort_keys=True))
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp, temp.open("wb") as handle:
+        np.savez(handle, **arrays)  # a file object: np.savez must not append ".npz"
 
 
 def load_model(
