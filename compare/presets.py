@@ -51,20 +51,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 10,
         "epochs": 30,
     },
-    # One wide hidden layer, SGD with momentum: aims at >= 98.3% test accuracy.
-    # TODO(lead): replace with the setting the scratch engineer measured (issue 3).
+    # One wide hidden layer (LeCun's 800 units), SGD momentum 0.9 with a decaying learning
+    # rate lr / (1 + 1e-4 * step): lr 0.1 falls to ~0.044 after 30 epochs of 430 steps.
+    # Chosen by validation accuracy among the settings tried on 2026-11-24
+    # (docs/scratch.md, "Accuracy"); it measured 98.25% test accuracy, short of the
+    # 98.3% target: every one-hidden-layer setting we tried plateaus at 98.2-98.3%.
     "high-accuracy": {
         "model": {
             "hidden_sizes": [800],
             "activation": "relu",
             "loss": "crossentropy",
-            "init": "glorot_uniform",
+            "init": "he_normal",
             "optimizer": "momentum",
             "momentum": 0.9,
-            "learning_rate": 0.05,
+            "learning_rate": 0.1,
+            "lr_decay": 1e-4,
+            "l2": 5e-5,
         },
-        "batch_size": 64,
-        "epochs": 20,
+        "batch_size": 128,
+        "epochs": 30,
     },
 }
 

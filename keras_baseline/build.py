@@ -19,12 +19,15 @@ A fourth float32 detour is kept on purpose.
    That is what every stock Keras program does; scratch/optimizers.py reproduces it,
    and we pin it by creating the optimizer under `floatx("float32")` so a global
    `set_floatx` elsewhere in the process cannot silently change it.
+   With `lr_decay > 0` the optimizer gets an `InverseTimeDecay` schedule instead of a
+   float; the schedule computes in float32 whatever floatx is (`make_learning_rate`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import keras
 import numpy as np
@@ -97,9 +100,21 @@ def make_loss(config: ModelConfig) -> keras.losses.Loss:
     return keras.losses.MeanSquaredError(dtype=config.dtype)
 
 
+def make_learning_rate(config: ModelConfig) -> float | keras.optimizers.schedules.InverseTimeDecay:
+    """A plain float (the optimizer keeps it in a float32 Variable) without decay;
+    with `lr_decay > 0`, `InverseTimeDecay(lr, decay_steps=1, decay_rate=lr_decay)`,
+    which the optimizer evaluates at its `iterations` before each update, in float32
+    (scratch/optimizers.py, `keras_decayed_learning_rate`)."""
+    if not config.lr_decay:
+        return float(config.learning_rate)
+    return keras.optimizers.schedules.InverseTimeDecay(
+        float(config.learning_rate), decay_steps=1, decay_rate=float(config.lr_decay)
+    )
+
+
 def make_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
     """The optimizer of `config`; its learning-rate Variable is float32 (see module doc)."""
-    lr = float(config.learning_rate)
+    lr = make_learning_rate(config)
     with floatx(OPTIMIZER_FLOATX):
         if config.optimizer == "sgd":
             return keras.optimizers.SGD(learning_rate=lr)
@@ -157,6 +172,22 @@ def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
     return model
 
 
+def _learning_rate_fields(value: Any) -> dict[str, float]:
+    """`learning_rate` (and `lr_decay`) from an optimizer config's learning_rate entry:
+    a float, or a serialized InverseTimeDecay(lr, decay_steps=1, decay_rate) schedule."""
+    if not isinstance(value, dict):
+        return {"learning_rate": _shortest(value)}
+    options = value.get("config", {})
+    if value.get("class_name") != "InverseTimeDecay" or options.get("decay_steps") != 1:
+        raise ValueError("not an mnist-compare Keras twin (unsupported learning-rate schedule)")
+    if options.get("staircase"):
+        raise ValueError("not an mnist-compare Keras twin (staircase learning-rate decay)")
+    return {
+        "learning_rate": float(options["initial_learning_rate"]),
+        "lr_decay": float(options["decay_rate"]),
+    }
+
+
 def _shortest(value: float) -> float:
     """The shortest decimal that rounds to the same float32 (0.10000000149 -> 0.1): the
     learning-rate Variable is float32, so this recovers the value the user gave."""
@@ -189,7 +220,7 @@ def config_from_model(model: keras.Model) -> ModelConfig:
         "activation": first.activation.__name__,
         "loss": loss_name,
         "init": init,
-        "learning_rate": _shortest(options["learning_rate"]),
+        **_learning_rate_fields(options["learning_rate"]),
         "l2": float(regularizer.l2) if regularizer is not None else 0.0,
         "dtype": str(first.dtype_policy.variable_dtype),
     }

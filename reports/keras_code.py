@@ -1,5 +1,6 @@
 """The Keras code that replaces each scratch training step, filled in with the run's
-model config (layer sizes, activation, initializer, optimizer, L2, batch size).
+model config (layer sizes, activation, initializer, optimizer and learning-rate
+schedule, L2, batch size).
 
 Written out as text: the report never imports TensorFlow or Keras.
 """
@@ -37,7 +38,7 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
         "Loss": f"model.compile(loss={loss}, ...)",
         "Gradients (backpropagation)": "# nothing to write: fit() runs\n"
         "grads = tape.gradient(loss, model.trainable_weights)",
-        "Parameter update": f"model.compile(optimizer={optimizer}, ...)",
+        "Parameter update": f"{_schedule_line(model)}model.compile(optimizer={optimizer}, ...)",
         "One training step": "model.train_on_batch(x_batch, y_batch)",
         "Batching": f"model.fit(x_train, y_train, batch_size={batch}, epochs={epochs}, "
         "shuffle=True)",
@@ -45,8 +46,23 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
     }
 
 
+def _schedule_line(model: dict[str, Any]) -> str:
+    """With lr_decay, the Keras schedule giving lr / (1 + lr_decay * step), as a line of
+    code defining `lr` (ending in a newline); without decay, nothing."""
+    decay = float(model.get("lr_decay", 0.0) or 0.0)
+    if not decay:
+        return ""
+    lr = model.get("learning_rate", 0.01)
+    return (
+        f"lr = keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, "
+        f"decay_rate={decay:g})  # lr / (1 + {decay:g} * step)\n"
+    )
+
+
 def _keras_optimizer(model: dict[str, Any]) -> str:
     name, lr = model.get("optimizer", "sgd"), model.get("learning_rate", 0.01)
+    if float(model.get("lr_decay", 0.0) or 0.0):
+        lr = "lr"  # the schedule defined by _schedule_line
     if name == "adam":
         return (
             f"keras.optimizers.Adam(learning_rate={lr}, beta_1={model.get('beta_1')}, "

@@ -33,6 +33,10 @@ class ModelConfig:
     `momentum` is used only by the `momentum` and `nesterov` optimizers; `beta_1`,
     `beta_2` and `epsilon` only by `adam`. `l2` adds `l2 * sum(W**2)` over every
     kernel (not the biases) to the loss, exactly as `keras.regularizers.L2` does.
+    `lr_decay` makes the learning rate at optimizer step t (updates already applied,
+    from 0) `learning_rate / (1 + lr_decay * t)`: Keras's
+    `InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=lr_decay)`, the classic
+    `decay` argument. 0 keeps the learning rate constant.
     """
 
     input_size: int = 784
@@ -49,6 +53,7 @@ class ModelConfig:
     epsilon: float = 1e-7
     l2: float = 0.0
     dtype: str = "float32"
+    lr_decay: float = 0.0
 
     def __post_init__(self) -> None:
         # Accept any sequence of sizes (a list from TOML, say) but store a tuple.
@@ -76,6 +81,7 @@ class ModelConfig:
         _require_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         _require_number("epsilon", self.epsilon, low=0.0, low_open=True)
         _require_number("l2", self.l2, low=0.0)
+        _require_number("lr_decay", self.lr_decay, low=0.0)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

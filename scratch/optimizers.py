@@ -16,6 +16,14 @@ to 1e-10:
   (the twin sets float64 per layer and per loss). So lr -> float64(float32(lr)).
 - Python floats combined with a tensor (`1 - beta_1`, `1 - beta_2`, `epsilon`)
   are "weak" and take the tensor's dtype directly: no float32 detour.
+- A decaying learning rate (`lr_decay > 0`) is Keras's `InverseTimeDecay`
+  schedule, evaluated by `BaseOptimizer._get_current_learning_rate` at
+  `self._iterations` (updates already applied) before each update. The schedule
+  converts the Python float lr to a tensor - float32, whatever floatx is - casts
+  `decay_rate` (through float32), `decay_steps` and the int64 step to float32, and
+  computes `lr / (1 + decay_rate * (step / decay_steps))` in float32 arithmetic;
+  `update_step` then casts that float32 value to the variable dtype. So in a float64
+  model the scheduled lr is float64(a float32 computation): `keras_decayed_learning_rate`.
 - The iteration counter is int64; Adam's step t = iterations + 1 is cast to the
   variable dtype, exactly (t < 2**24 even in float32 for any real run).
 """
@@ -40,16 +48,46 @@ def keras_learning_rate(value: float, dtype: np.dtype) -> np.floating:
     return dtype.type(KERAS_FLOATX(value))
 
 
+def keras_decayed_learning_rate(
+    learning_rate: float, lr_decay: float, iterations: int, dtype: np.dtype
+) -> np.floating:
+    """`InverseTimeDecay(learning_rate, 1, lr_decay)(iterations)` as Keras computes it:
+    every operand and every operation in float32 (each NumPy float32 scalar operation
+    rounds to float32, as TensorFlow's do), then cast to the variable dtype."""
+    f32 = np.float32
+    step = f32(iterations) / f32(1)  # global_step / decay_steps (exact for t < 2**24)
+    denom = f32(1) + f32(lr_decay) * step  # (1 + decay_rate * p), float32
+    return dtype.type(f32(learning_rate) / denom)
+
+
+class Schedule:
+    """The learning rate of each step: constant, or decayed as Keras's InverseTimeDecay."""
+
+    def __init__(self, config: ModelConfig, dtype: np.dtype) -> None:
+        self.dtype = dtype
+        self.learning_rate = config.learning_rate
+        self.lr_decay = config.lr_decay
+        self.lr = keras_learning_rate(config.learning_rate, dtype)  # constant case
+
+    def at(self, t: int) -> np.floating:
+        """The learning rate of 1-based step t (Keras evaluates it at iterations = t - 1)."""
+        if not self.lr_decay:
+            return self.lr
+        return keras_decayed_learning_rate(self.learning_rate, self.lr_decay, t - 1, self.dtype)
+
+
 class SGD:
     """W -= g * lr."""
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.lr = keras_learning_rate(config.learning_rate, dtype)
+        self.schedule = Schedule(config, dtype)
+        self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        lr = self.schedule.at(t)
         for W, g in zip(params, grads, strict=True):
-            g *= self.lr  # g * lr
+            g *= lr  # g * lr
             W -= g
 
 
@@ -58,14 +96,16 @@ class Momentum:
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.lr = keras_learning_rate(config.learning_rate, dtype)
+        self.schedule = Schedule(config, dtype)
+        self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
         self.momentum = keras_cast(config.momentum, dtype)
         self.velocities = [np.zeros_like(W) for W in params]
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        lr = self.schedule.at(t)
         for W, g, m in zip(params, grads, self.velocities, strict=True):
             m *= self.momentum
-            g *= self.lr
+            g *= lr
             m -= g  # m * momentum - g * lr
             W += m
 
@@ -78,9 +118,10 @@ class Nesterov(Momentum):
         self.scratch = [np.empty_like(W) for W in params]
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
+        lr = self.schedule.at(t)
         for W, g, m, step in zip(params, grads, self.velocities, self.scratch, strict=True):
             m *= self.momentum
-            g *= self.lr
+            g *= lr
             m -= g  # m * momentum - g * lr
             np.multiply(m, self.momentum, out=step)
             step -= g  # m * momentum - g * lr, with the new m
@@ -98,7 +139,8 @@ class Adam:
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.lr = keras_learning_rate(config.learning_rate, dtype)
+        self.schedule = Schedule(config, dtype)
+        self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
         self.beta_1 = keras_cast(config.beta_1, dtype)  # only used in beta_1**t
         self.beta_2 = keras_cast(config.beta_2, dtype)  # only used in beta_2**t
         self.one_minus_beta_1 = dtype.type(1 - config.beta_1)  # weak Python float
@@ -113,7 +155,7 @@ class Adam:
         local_step = dtype.type(t)
         beta_1_power = np.power(self.beta_1, local_step)
         beta_2_power = np.power(self.beta_2, local_step)
-        alpha = self.lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        alpha = self.schedule.at(t) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         for W, g, m, v, tmp in zip(
             params, grads, self.momentums, self.velocities, self.scratch, strict=True
         ):

@@ -26,6 +26,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "init": ("model", "init"),
     "optimizer": ("model", "optimizer"),
     "lr": ("model", "learning_rate"),
+    "lr_decay": ("model", "lr_decay"),
     "momentum": ("model", "momentum"),
     "l2": ("model", "l2"),
     "dtype": ("model", "dtype"),
@@ -63,6 +64,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--optimizer", metavar=_choices(OPTIMIZERS), help="default sgd")
     model.add_argument(
         "--lr", type=float, help=f"learning rate; when no preset/config sets it: {lr_defaults}"
+    )
+    model.add_argument(
+        "--lr-decay",
+        type=float,
+        metavar="D",
+        help="learning rate at step t is lr / (1 + D * t), as Keras's InverseTimeDecay "
+        "(default 0: constant)",
     )
     model.add_argument("--momentum", type=float, help="momentum/nesterov only (default 0.9)")
     model.add_argument("--l2", type=float, help="L2 penalty l2*sum(W**2) on kernels (default 0)")
