@@ -51,14 +51,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 10,
         "epochs": 30,
     },
-    # One wide hidden layer (LeCun's 800 units), SGD momentum 0.9 with a decaying learning
-    # rate lr / (1 + 1e-4 * step): lr 0.1 falls to ~0.044 after 30 epochs of 430 steps.
-    # Chosen by validation accuracy among the settings tried on 2026-11-24
-    # (docs/scratch.md, "Accuracy"); it measured 98.25% test accuracy, short of the
-    # 98.3% target: every one-hidden-layer setting we tried plateaus at 98.2-98.3%.
+    # One wide hidden layer of 1024 ReLU units, SGD momentum 0.9 with a decaying learning
+    # rate lr / (1 + 1e-4 * step): lr 0.1 falls to ~0.037 after 40 epochs of 430 steps.
+    # Chosen by VALIDATION accuracy (98.20%, the best of ten settings tried on 2026-11-24,
+    # docs/scratch.md "Accuracy"); its test accuracy was then 98.33% (seed 0).
     "high-accuracy": {
         "model": {
-            "hidden_sizes": [800],
+            "hidden_sizes": [1024],
             "activation": "relu",
             "loss": "crossentropy",
             "init": "he_normal",
@@ -69,7 +68,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "l2": 5e-5,
         },
         "batch_size": 128,
-        "epochs": 30,
+        "epochs": 40,
     },
 }
 

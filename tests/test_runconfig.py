@@ -61,7 +61,7 @@ def test_textbook_lr_is_nielsen_eta_times_five():
 def test_every_preset_resolves():
     for name in PRESETS:
         assert resolve(preset_layer(name)).preset == name
-    assert resolve(preset_layer("high-accuracy")).model.hidden_sizes == (800,)
+    assert resolve(preset_layer("high-accuracy")).model.hidden_sizes == (1024,)
     assert resolve(preset_layer("seed-project")).batch_size == 32
 
 
