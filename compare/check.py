@@ -15,7 +15,6 @@ compare/check_lockstep.py for the exact criteria, docs/check.md for the reasons)
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from pathlib import Path
 from compare.batches import BatchSchedule
 from compare.check_gradients import gradient_rows
 from compare.check_lockstep import F32_EARLY_STEPS, lockstep_rows
+from compare.environment import environment
 from compare.runconfig import DEFAULT_LEARNING_RATE
 from compare.threads import blas_threads
 from scratch.config import OPTIMIZERS, ModelConfig
@@ -85,20 +85,10 @@ def _splits(options: CheckOptions, dtype: str, cache: dict):
 
 
 def _header(options: CheckOptions, splits, steps: int, schedule: BatchSchedule) -> dict:
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     return {
         "command": options.command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "platform": platform.platform(),
-        },
+        "environment": environment(),
         "data": {"source": str(splits.source), "verified": splits.verified, **splits.sizes()},
         "options": asdict(options),
         "hidden_sizes": list(options.hidden),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 
 @contextlib.contextmanager
@@ -33,15 +33,3 @@ def blas_threads(count: int | None = 1) -> Iterator[bool]:
         return
     with threadpool_limits(limits=count, user_api="blas") as limiter:
         yield bool(limiter.get_original_num_threads())
-
-
-def blas_description() -> str:
-    """e.g. 'openblas 0.3.31 (pthreads, SkylakeX), 2 threads'."""
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    if not pools:
-        return "unknown"
-    return "; ".join(
-        f"{p['internal_api']} {p.get('version') or ''} ({p.get('threading_layer', '?')}, "
-        f"{p.get('architecture', '?')}), {p['num_threads']} threads"
-        for p in pools
-    )

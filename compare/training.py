@@ -76,15 +76,15 @@ class Track:
         self._loss_sum, self._correct, self._seen, self._epoch_seconds = 0.0, 0, 0, 0.0
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Predict (untimed), then one timed train_step; returns the batch loss."""
-        correct = int(np.sum(self.model.predict(x) == y))
+        """One timed train_step; returns the batch loss. The training accuracy comes from
+        that step's own forward pass (`last_batch_correct`), not from a second one."""
         start = time.perf_counter()
         loss = float(self.model.train_step(x, y))
         elapsed = time.perf_counter() - start
         self._epoch_seconds += elapsed
         self.train_seconds += elapsed
         self._loss_sum += loss * len(y)
-        self._correct += correct
+        self._correct += self.model.last_batch_correct
         self._seen += len(y)
         return loss
 

@@ -40,6 +40,7 @@ class KerasTwin:
         self.jit_compile = jit_compile
         self.model = model if model is not None else build_keras_model(config, seed)
         self._dtype = tf.as_dtype(config.dtype)
+        self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
         x_spec = tf.TensorSpec((None, config.input_size), self._dtype)
         y_spec = tf.TensorSpec((None,), tf.int64)
         compile_options = {"jit_compile": jit_compile, "reduce_retracing": True}
@@ -53,18 +54,24 @@ class KerasTwin:
     def _one_hot(self, y: tf.Tensor) -> tf.Tensor:
         return tf.one_hot(y, self.config.output_size, dtype=self._dtype)  # (batch, 10)
 
-    def _loss(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    def _loss_and_output(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         Y = self._one_hot(y)  # (batch, 10)
         P = self.model(x, training=True)  # (batch, 10)
-        return self.model.compute_loss(x=x, y=Y, y_pred=P, training=True)
+        return self.model.compute_loss(x=x, y=Y, y_pred=P, training=True), P
 
-    def _train(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    def _loss(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        return self._loss_and_output(x, y)[0]
+
+    def _train(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One update; returns the loss and how many predictions of this forward pass
+        (before the update) were right, as fit()'s accuracy metric counts them."""
         weights = self.model.trainable_weights
         with tf.GradientTape() as tape:
-            loss = self._loss(x, y)
+            loss, P = self._loss_and_output(x, y)
         gradients = tape.gradient(loss, weights)
         self.model.optimizer.apply_gradients(zip(gradients, weights, strict=True))
-        return loss
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(P, axis=1), y), tf.int64))
+        return loss, correct
 
     def _gradients(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
@@ -86,8 +93,11 @@ class KerasTwin:
         return tf.constant(np.asarray(y, dtype=np.int64))
 
     def train_step(self, x_batch: np.ndarray, y_batch: np.ndarray) -> float:
-        """One optimizer step on this batch; the batch loss before the update."""
-        return float(self._train_fn(self._x(x_batch), self._y(y_batch)))
+        """One optimizer step on this batch; the batch loss before the update.
+        `last_batch_correct` is then the number of right predictions before the update."""
+        loss, correct = self._train_fn(self._x(x_batch), self._y(y_batch))
+        self.last_batch_correct = int(correct)
+        return float(loss)
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Loss (data + L2) and its gradients in `get_weights()` order; no update."""

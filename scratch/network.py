@@ -56,6 +56,7 @@ class Network:
         self.kernels, self.biases = self.params[0::2], self.params[1::2]
         self.optimizer = make_optimizer(config, self.params)
         self.iterations = 0  # optimizer steps taken, as Keras's optimizer.iterations
+        self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
         self.l2 = keras_cast(config.l2, self.dtype)  # keras.regularizers.L2 casts l2 like this
         self._l2_scratch = [np.empty_like(W) for W in self.kernels] if config.l2 else []
         self._activate, self._activate_backward = HIDDEN[config.activation]
@@ -108,11 +109,15 @@ class Network:
         Z_out = acts.pop()  # (batch, 10), overwritten below by P, then by dZ
         if self.config.loss == "crossentropy":
             sample_losses, P = losses.crossentropy_forward(Z_out, y, out=Z_out)
-            dZ = losses.crossentropy_backward(P, y)  # (batch, 10)
         else:
             P = sigmoid(Z_out, out=Z_out)
             sample_losses = losses.mse_forward(P, y)
-            dZ = losses.mse_backward(P, y)  # (batch, 10)
+        # Right predictions before the update (training accuracy, as Keras's fit counts it).
+        self.last_batch_correct = int(np.count_nonzero(P.argmax(axis=1) == y))
+        if self.config.loss == "crossentropy":
+            dZ = losses.crossentropy_backward(P, y)  # (batch, 10), overwrites P
+        else:
+            dZ = losses.mse_backward(P, y)  # (batch, 10), overwrites P
         loss = losses.batch_mean(sample_losses)
         for penalty in self._penalties():
             loss += penalty  # data loss + L2 of kernel 1 + kernel 2 ..., in Keras's order
