@@ -88,7 +88,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "One training step",
-        ((f"{NET}.train_step",),),
+        ((f"{NET}.train_step",), (f"{NET}._train_step",)),
         "Forward, loss, backward and update for one mini-batch; returns the loss computed "
         "before the update, as Keras's fit() logs it.",
     ),

@@ -29,16 +29,25 @@ Array = np.ndarray
 
 def crossentropy_forward(Z: Array, y: Array, out: Array | None = None) -> tuple[Array, Array]:
     """Per-sample losses (batch,) from the logits Z (batch, k), and P = softmax(Z) in `out`."""
-    # np.maximum.reduce / np.add.reduce are Z.max / P.sum without NumPy's Python-level
-    # wrapper: the same result, a few microseconds less per call on these small arrays.
-    S = np.subtract(Z, np.maximum.reduce(Z, axis=1, keepdims=True), out=out)  # (batch, k)
+    S = np.subtract(Z, row_reduce(np.maximum, Z), out=out)  # (batch, k)
     S_true = S[np.arange(len(y)), y]  # (batch,) shifted logit of the true class
     P = np.exp(S, out=S)  # (batch, k), not yet normalised
-    sum_exp = np.add.reduce(P, axis=1, keepdims=True)  # (batch, 1)
+    sum_exp = row_reduce(np.add, P)  # (batch, 1)
     P /= sum_exp  # (batch, k)
     losses = np.log(sum_exp[:, 0])  # (batch,)
     losses -= S_true  # logsumexp(Z) - Z[y]
     return losses, P
+
+
+def row_reduce(ufunc: np.ufunc, M: Array) -> Array:
+    """`ufunc.reduce` along each row of M (batch, k), as a (batch, 1) column.
+
+    The same as M.max(axis=1, keepdims=True) (a sum may round differently in the last
+    bit: NumPy picks the order of the additions), but 2-3x faster for k = 10: NumPy
+    reduces one short row per inner call, while reducing the transposed copy over
+    axis 0 runs down the whole batch in SIMD.
+    """
+    return ufunc.reduce(np.ascontiguousarray(M.T), axis=0)[:, np.newaxis]  # (batch, 1)
 
 
 def crossentropy_backward(P: Array, y: Array) -> Array:

@@ -7,7 +7,11 @@ so `get_weights()` / `set_weights()` move weights between the two models as is.
 
 Speed: a training step runs the forward and backward matrix products on
 preallocated, C-contiguous buffers (`out=`), applies activations in place and
-never builds a one-hot matrix, so almost all its time is spent in BLAS.
+never builds a one-hot matrix, so almost all its time is spent in BLAS. All
+parameters live in one flat vector (and all gradients in another); W1, b1, ...
+are reshaped views of it. The optimizer then updates every parameter with a
+couple of whole-vector operations instead of a couple per array: each NumPy
+call costs about a microsecond however small its array, and that adds up.
 """
 
 from __future__ import annotations
@@ -50,11 +54,13 @@ class Network:
             raise ConfigError(f"Network needs a scratch.ModelConfig, got {type(config).__name__}")
         self.config = config
         self.dtype = np.dtype(config.dtype)
-        self.params = init_params(config.layer_sizes, config.init, config.dtype, _rng(seed))
-        self.grads = [np.empty_like(p) for p in self.params]
-        # Views of the same arrays (set_weights copies in place, so they stay valid).
+        initial = init_params(config.layer_sizes, config.init, config.dtype, _rng(seed))
+        # params[i] and grads[i] are views of the flat vectors (set_weights copies in place,
+        # so the views stay valid); kernels and biases are the same views again.
+        self.flat_params, self.params = _flat_with_views(initial, self.dtype)
+        self.flat_grads, self.grads = _flat_with_views(initial, self.dtype)
         self.kernels, self.biases = self.params[0::2], self.params[1::2]
-        self.optimizer = make_optimizer(config, self.params)
+        self.optimizer = make_optimizer(config, [self.flat_params])
         self.iterations = 0  # optimizer steps taken, as Keras's optimizer.iterations
         self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
         self.l2 = keras_cast(config.l2, self.dtype)  # keras.regularizers.L2 casts l2 like this
@@ -157,10 +163,14 @@ class Network:
         A NaN or infinite loss raises DivergenceError and leaves the weights untouched.
         """
         X, y = self._check_data(x_batch, y_batch)
+        return self._train_step(X, y)
+
+    def _train_step(self, X: Array, y: Array) -> float:
+        """train_step on data already checked (fit checks the whole arrays once)."""
         with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is reported below
             loss = self._loss_and_backward(X, y)
         check_finite(loss, step=self.iterations + 1, learning_rate=self.config.learning_rate)
-        self.optimizer.step(self.params, self.grads, self.iterations + 1)
+        self.optimizer.step([self.flat_params], [self.flat_grads], self.iterations + 1)
         self.iterations += 1
         return float(loss)
 
@@ -253,6 +263,18 @@ class Network:
                 f"labels must be in 0..{self.config.output_size - 1}, got {low}..{high}"
             )
         return X, y
+
+
+def _flat_with_views(arrays: list[Array], dtype: np.dtype) -> tuple[Array, list[Array]]:
+    """A flat vector holding copies of `arrays` back to back, and a view of it per array."""
+    flat = np.empty(sum(a.size for a in arrays), dtype)  # (total parameters,)
+    views, start = [], 0
+    for a in arrays:
+        view = flat[start : start + a.size].reshape(a.shape)  # a view: no copy
+        view[...] = a
+        views.append(view)
+        start += a.size
+    return flat, views
 
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:

@@ -60,8 +60,7 @@ def fit(
     Epoch `e` (0-based) trains on `x[idx], y[idx]` for each `idx` in `schedule.epoch(e)`.
     On divergence, raises DivergenceError with `epoch` and `batch` filled in.
     """
-    X = network._check_inputs(x)
-    y = np.asarray(y)
+    X, y = network._check_data(x, y)  # once for the whole set, not once per batch
     history = []
     buffers: dict[int, np.ndarray] = {}
     for epoch in range(start_epoch, start_epoch + epochs):
@@ -69,7 +68,7 @@ def fit(
         for batch, idx in enumerate(schedule.epoch(epoch), start=1):
             X_batch = gather(X, idx, buffers)  # (batch, 784)
             try:
-                loss = network.train_step(X_batch, y[idx])
+                loss = network._train_step(X_batch, y[idx])
             except DivergenceError as error:
                 raise DivergenceError(
                     error.step, error.loss, error.learning_rate, epoch=epoch + 1, batch=batch

@@ -70,6 +70,8 @@ def test_every_teaching_step_finds_its_scratch_source():
         code = scratch_code(step, names)
         assert "not found" not in code.caption, code.caption
         assert "def " in code.text
+        if step.title == "One training step":  # the body, not only the input checks
+            assert "_loss_and_backward" in code.text and "optimizer.step" in code.text
 
 
 def test_missing_scratch_symbol_is_reported_not_raised():

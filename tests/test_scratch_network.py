@@ -179,3 +179,43 @@ def test_bad_seed_and_config():
         Network(ModelConfig(), seed=-1)
     with pytest.raises(ConfigError, match="ModelConfig"):
         Network({"hidden_sizes": [10]})
+
+
+def test_parameters_are_views_of_one_flat_vector():
+    network = Network(ModelConfig(**SMALL, optimizer="momentum"), seed=0)
+    sizes = [p.size for p in network.params]
+    assert network.flat_params.size == sum(sizes) == network.flat_grads.size
+    for param, grad in zip(network.params, network.grads, strict=True):
+        assert np.shares_memory(param, network.flat_params) and param.flags.c_contiguous
+        assert np.shares_memory(grad, network.flat_grads)
+    x, y = data()
+    before = network.get_weights()
+    network.train_step(x, y)
+    after = network.get_weights()
+    assert all((a != b).any() for a, b in zip(after, before, strict=True))  # every array moved
+    assert not any(np.shares_memory(w, network.flat_params) for w in after)  # copies
+    np.testing.assert_array_equal(np.concatenate([w.ravel() for w in after]), network.flat_params)
+
+
+def test_set_weights_keeps_the_views_and_the_training_identical():
+    x, y = data(64)
+    reference = Network(ModelConfig(**SMALL), seed=3)
+    loaded = Network(ModelConfig(**SMALL), seed=4)
+    loaded.set_weights(reference.get_weights())
+    assert all(np.shares_memory(p, loaded.flat_params) for p in loaded.params)
+    for network in (reference, loaded):
+        network.fit(x, y, Schedule(64, 16), epochs=2)
+    for a, b in zip(reference.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_checks_labels_before_the_first_step():
+    network = Network(ModelConfig(**SMALL), seed=0)
+    x, y = data()
+    y[-1] = 10  # only in the last batch
+    before = network.get_weights()
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.9"):
+        network.fit(x, y, Schedule(len(y), 8), epochs=1)
+    assert network.iterations == 0
+    for a, b in zip(before, network.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
