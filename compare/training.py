@@ -8,8 +8,9 @@ are its own optimizer steps and nothing else.
 Training loss and accuracy of an epoch are defined as Keras's `History` defines them,
 identically for both models: the loss is the sample-weighted mean of the batch losses
 returned by `train_step` (computed in the forward pass *before* each update); the
-accuracy is the share of training images in the epoch whose batch was predicted
-correctly by the model *just before* its update (`predict(x_batch)`, outside the timer).
+accuracy is the share of training images in the epoch that the model predicted
+correctly *just before* its update: `last_batch_correct`, counted by `train_step`
+from its own forward pass, as Keras's `fit` counts it (no second prediction).
 
 Ctrl-C (SIGINT) sets a flag that is checked after each step, so the run stops
 between steps with both models consistent; a `KeyboardInterrupt` raised inside a

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
+
+import numpy as np
 
 from compare.commands import bench
 from scratch.config import ModelConfig
@@ -57,3 +60,24 @@ def test_no_rerun_when_blas_threads_already_set(monkeypatch):
     assert bench.rerun_with_blas_threads(args) is None
     args.blas_threads = 0  # leave OpenBLAS alone
     assert bench.rerun_with_blas_threads(args) is None
+
+
+def test_breakdown_parts_add_up_to_the_whole_step(capsys):
+    rng = np.random.default_rng(0)
+    splits = SimpleNamespace(
+        x_train=rng.random((300, 784)).astype(np.float32), y_train=rng.integers(0, 10, 300)
+    )
+    bench.print_breakdown(splits, repeats=1, batch_size=64)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("where a batch-64 step's time goes")
+    values = [float(line.split()[-2]) for line in lines[1:5]]
+    whole = float(lines[5].split()[-1])
+    assert abs(sum(values) - whole) < 1e-6 * max(whole, 1) + 0.2  # rounding to 0.1 us
+
+
+def test_bad_repeats_is_a_one_line_error(capsys):
+    from compare.cli import main
+
+    assert main(["bench", "--repeats", "0", "--no-keras"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "mnist-compare: error: --repeats must be at least 1, got 0"

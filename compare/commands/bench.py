@@ -16,7 +16,9 @@ are timed in turns (ideal, scratch, Keras, ideal, ...) so each ratio compares
 runs made under the same background load. NumPy runs with OPENBLAS_NUM_THREADS=1
 unless `--blas-threads` says otherwise (see that option). Ratios printed at the end:
 scratch / ideal (target <= 1.3) and Keras / scratch (targets >= 4 at batch 32,
->= 2.5 at batch 128). `benchmarks/bench_scratch.py` runs the same code.
+>= 2.5 at batch 128). `--breakdown` adds where a batch-128 step's time goes beyond
+the GEMMs, measured by leaving out one part of the step at a time.
+`benchmarks/bench_scratch.py` runs the same code.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with the MNIST files (default: auto)")
     parser.add_argument("--repeats", type=int, default=7, help="timings per figure; best kept")
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras measurements")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also show where a batch-128 step's time goes beyond the GEMMs",
+    )
     parser.add_argument(
         "--blas-threads",
         type=int,
@@ -102,6 +109,53 @@ def scratch_epoch(splits, batch_size: int) -> Callable[[], object]:
     )
 
 
+def breakdown_epochs(splits, batch_size: int) -> dict[str, Callable[[], object]]:
+    """Epoch loops that each leave out one more part of Network.fit, so that the
+    differences between their times say what each part costs per step."""
+    from compare.batches import BatchSchedule
+
+    x, y = splits.x_train, splits.y_train
+    batches = BatchSchedule(len(y), batch_size, seed=0).epoch(0)
+    network, cached = Network(BENCH_CONFIG, seed=0), Network(BENCH_CONFIG, seed=0)
+    X_cached = np.ascontiguousarray(x[:batch_size])  # one batch, gathered once
+
+    def fit_epoch() -> None:
+        network.fit(x, y, BatchSchedule(len(y), batch_size, seed=0), 1)
+
+    def steps_on_cached_batch() -> None:  # no gather
+        for idx in batches:
+            cached._train_step(X_cached[: len(idx)], y[idx])
+
+    def backprop_on_cached_batch() -> None:  # no gather, no update, no checks
+        with np.errstate(over="ignore", invalid="ignore"):
+            for idx in batches:
+                cached._loss_and_backward(X_cached[: len(idx)], y[idx])
+
+    return {
+        "fit": fit_epoch,
+        "steps": steps_on_cached_batch,
+        "backprop": backprop_on_cached_batch,
+        "ideal": ideal_epoch(batch_sizes_of_epoch(len(y), batch_size), BENCH_CONFIG),
+    }
+
+
+def print_breakdown(splits, repeats: int, batch_size: int = 128) -> None:
+    """Per-step microseconds of each part of a training step, from `breakdown_epochs`."""
+    best = interleaved_best(breakdown_epochs(splits, batch_size), repeats)
+    steps = len(batch_sizes_of_epoch(len(splits.y_train), batch_size))
+    us = {name: seconds / steps * 1e6 for name, seconds in best.items()}
+    parts = [
+        ("GEMMs (the ideal)", us["ideal"]),
+        ("bias, activations, softmax/loss/dZ, bias grads", us["backprop"] - us["ideal"]),
+        ("optimizer update, checks, step bookkeeping", us["steps"] - us["backprop"]),
+        ("gathering the shuffled batch, fit's loop", us["fit"] - us["steps"]),
+    ]
+    print(f"\nwhere a batch-{batch_size} step's time goes (us per step, best of {repeats})")
+    for label, value in parts:
+        print(f"  {label:50s} {value:7.1f}  {value / us['fit']:6.1%}")
+    print(f"  {'Network.fit, whole step':50s} {us['fit']:7.1f}")
+
+
 def interleaved_best(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Best time of each action, timed in turns so all of them see the same machine load."""
     times: dict[str, list[float]] = {name: [] for name in actions}
@@ -154,20 +208,24 @@ def rerun_with_blas_threads(args: argparse.Namespace) -> int | None:
         return None
     argv = [sys.executable, "-m", "compare", "bench", "--repeats", str(args.repeats)]
     argv += ["--blas-threads", wanted] + (["--no-keras"] if args.no_keras else [])
+    argv += ["--breakdown"] if args.breakdown else []
     argv += ["--data-dir", args.data_dir] if args.data_dir else []
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": wanted, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": wanted}
     return subprocess.run(argv, env=env, check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     from compare.data import load_mnist, make_splits
 
+    if args.repeats < 1:
+        from compare.cli import CliError
+
+        raise CliError(f"--repeats must be at least 1, got {args.repeats}")
     child = rerun_with_blas_threads(args)
     if child is not None:
         return child
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     splits = make_splits(load_mnist(args.data_dir), val_size=0)  # all 60,000
-    n, repeats = len(splits.y_train), max(1, args.repeats)
+    n, repeats = len(splits.y_train), args.repeats
     print(f"mnist-compare bench: {n} training images, 784-128-10 relu, SGD, float32")
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default")
     print(
@@ -191,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:40s} {seconds:9.3f} {n / seconds:10.0f}")
     print()
     print_ratios(rows)
+    if args.breakdown:
+        print_breakdown(splits, repeats)
     return 0
 
 

@@ -6,7 +6,6 @@ Exit code 0 only if every row passes; 1 if any fails; 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -92,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
         raise CliError(f"--json {args.json}: the folder does not exist; create it first")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from compare.check import CheckOptions, format_result, run_check, write_json
 
     options = CheckOptions(
@@ -135,6 +133,9 @@ def _progress(row: dict) -> None:
 
 def _quiet_tensorflow() -> None:
     """One KerasTwin per row means one trace per twin; TF's retracing warning is noise here."""
+    from keras_baseline.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
