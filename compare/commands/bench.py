@@ -166,24 +166,10 @@ def interleaved_best(actions: dict[str, Callable[[], object]], repeats: int) -> 
 
 
 def keras_model(config: ModelConfig):
-    """The compiled Keras twin of `config` (from keras_baseline when it is installed)."""
-    try:
-        from keras_baseline import KerasTwin
+    """The compiled Keras twin of `config`, as the harness trains it."""
+    from keras_baseline import KerasTwin
 
-        return KerasTwin(config).model
-    except ImportError:
-        import keras
-
-        model = keras.Sequential(
-            [
-                keras.Input((config.input_size,)),
-                keras.layers.Dense(config.hidden_sizes[0], activation=config.activation),
-                keras.layers.Dense(config.output_size, activation="softmax"),
-            ]
-        )
-        optimizer = keras.optimizers.SGD(config.learning_rate)
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy")
-        return model
+    return KerasTwin(config).model
 
 
 def keras_epoch(splits, batch_size: int) -> Callable[[], object]:
