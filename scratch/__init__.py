@@ -1,7 +1,8 @@
 """A multilayer perceptron for MNIST written from scratch with NumPy only.
 
-Read the files in this order: `activations.py`, `losses.py`, `initializers.py`,
-`optimizers.py`, `network.py`, `training.py`, `serialization.py`, `gradcheck.py`.
+Read the files in this order: `config.py`, `activations.py`, `losses.py`,
+`initializers.py`, `optimizers.py`, `network.py`, `training.py`, `serialization.py`,
+`gradcheck.py`.
 This package imports nothing but NumPy and the standard library.
 """
 

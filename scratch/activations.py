@@ -1,7 +1,7 @@
 """Activation functions, each forward pass next to its backward pass.
 
 Every backward function gets the upstream gradient `dA` and the forward *output*
-`A` (all four derivatives are cheapest written in terms of the output), and
+`A` (all three derivatives are cheapest written in terms of the output), and
 returns `dZ`, the gradient with respect to the pre-activation `Z`. All of them
 accept `out=` so the training loop can work in place on preallocated buffers.
 
@@ -42,7 +42,7 @@ def sigmoid(Z: Array, out: Array | None = None) -> Array:
 
 def sigmoid_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = dA * A * (1 - A)."""
-    one_minus_A = 1 - A  # (batch, units)
+    one_minus_A = 1 - A  # (batch, units); first, because `out` may be A itself (mse)
     out = np.multiply(dA, A, out=out)
     out *= one_minus_A
     return out
@@ -61,11 +61,25 @@ def tanh_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
 
 def softmax(Z: Array, out: Array | None = None) -> Array:
     """P = exp(Z - max Z) / sum(exp(Z - max Z)), row by row; shifting by the max
-    changes nothing mathematically but keeps exp from overflowing."""
-    out = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)  # (batch, classes)
+    changes nothing mathematically but keeps exp from overflowing. (Training gets
+    the same P from losses.crossentropy_forward, which runs these very operations
+    and keeps the pieces the loss needs.)"""
+    out = np.subtract(Z, row_reduce(np.maximum, Z), out=out)  # (batch, classes)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)  # (batch, 1) broadcast
+    out /= row_reduce(np.add, out)  # (batch, 1) broadcast
     return out
+
+
+def row_reduce(ufunc: np.ufunc, M: Array) -> Array:
+    """`ufunc.reduce(M, axis=1, keepdims=True)`: each row of M (batch, k) reduced to
+    a (batch, 1) column, e.g. the row maxima with np.maximum or sums with np.add.
+
+    Written this way because it is 2-3x faster for k = 10: NumPy reduces one short
+    row per inner call, while reducing the transposed copy over axis 0 runs down the
+    whole batch in SIMD. Maxima are exact either way; a sum may round differently in
+    the last bit, since NumPy picks the order of the additions.
+    """
+    return ufunc.reduce(np.ascontiguousarray(M.T), axis=0)[:, np.newaxis]  # (batch, 1)
 
 
 # The softmax backward pass never appears on its own: it is fused with the
@@ -76,16 +90,19 @@ _ZEROS_MAX_BYTES = 1 << 20  # cache zeros for training batches, not for huge arr
 
 
 def _zeros_like(Z: Array) -> Array | int:
-    """Read-only zeros shaped like Z, made once per (shape, dtype); plain 0 for big Z."""
-    if Z.nbytes > _ZEROS_MAX_BYTES:
+    """Read-only zeros shaped like Z, made once per (shape, dtype) and kept (at most
+    8 of them, 1 MiB each); plain 0 for anything bigger or not an array."""
+    if not isinstance(Z, np.ndarray) or Z.nbytes > _ZEROS_MAX_BYTES:
         return 0
     key = (Z.shape, Z.dtype)
-    if key not in _ZEROS:
+    zeros = _ZEROS.get(key)
+    if zeros is None:
+        zeros = np.zeros(Z.shape, Z.dtype)
+        zeros.flags.writeable = False
         if len(_ZEROS) >= 8:
             _ZEROS.clear()
-        _ZEROS[key] = np.zeros(Z.shape, Z.dtype)
-        _ZEROS[key].flags.writeable = False
-    return _ZEROS[key]
+        _ZEROS[key] = zeros
+    return zeros
 
 
 Forward = Callable[..., Array]

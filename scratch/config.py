@@ -9,6 +9,7 @@ validated here, up front, with an error that says what to do.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -56,11 +57,13 @@ class ModelConfig:
     lr_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        # Accept any sequence of sizes (a list from TOML, say) but store a tuple.
-        hidden = self.hidden_sizes
-        if isinstance(hidden, int):
-            hidden = (hidden,)
-        object.__setattr__(self, "hidden_sizes", tuple(hidden))
+        # Accept one size or any sequence of sizes (a list from TOML, NumPy integers)
+        # but store a tuple of plain ints.
+        object.__setattr__(self, "hidden_sizes", _as_sizes(self.hidden_sizes))
+        for name in ("input_size", "output_size"):
+            value = getattr(self, name)
+            if _is_integer(value):
+                object.__setattr__(self, name, int(value))
         self._validate()
 
     def _validate(self) -> None:
@@ -88,6 +91,11 @@ class ModelConfig:
         """All layer widths, input first: (784, *hidden_sizes, 10)."""
         return (self.input_size, *self.hidden_sizes, self.output_size)
 
+    def describe(self) -> str:
+        """e.g. '784-128-10 relu/crossentropy float32'."""
+        sizes = "-".join(str(size) for size in self.layer_sizes)
+        return f"{sizes} {self.activation}/{self.loss} {self.dtype}"
+
     @property
     def output_activation(self) -> str:
         """softmax for crossentropy, sigmoid for mse."""
@@ -112,8 +120,26 @@ class ModelConfig:
         return cls(**data)
 
 
+def _is_integer(value: Any) -> bool:
+    """An int or NumPy integer, but not a bool (True is an int in Python)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _as_sizes(hidden: Any) -> tuple:
+    """hidden_sizes as a tuple: ints become plain ints, anything else is left for
+    `_validate` to reject with a message that names it."""
+    if _is_integer(hidden):
+        return (int(hidden),)
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ConfigError(
+            f"hidden_sizes must be a list of positive integers, e.g. [128] or [256, 128], "
+            f"got {hidden!r}"
+        )
+    return tuple(int(size) if _is_integer(size) else size for size in hidden)
+
+
 def _require_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_integer(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 

@@ -26,6 +26,7 @@ from scratch.activations import HIDDEN, sigmoid, softmax
 from scratch.config import ConfigError, ModelConfig
 from scratch.initializers import init_params
 from scratch.optimizers import keras_cast, make_optimizer
+from scratch.serialization import load_model, save_model
 from scratch.training import check_finite, fit
 
 Array = np.ndarray
@@ -60,11 +61,12 @@ class Network:
         self.flat_params, self.params = _flat_with_views(initial, self.dtype)
         self.flat_grads, self.grads = _flat_with_views(initial, self.dtype)
         self.kernels, self.biases = self.params[0::2], self.params[1::2]
+        # The optimizers work on lists of arrays; here the list is just the one flat vector.
         self.optimizer = make_optimizer(config, [self.flat_params])
         self.iterations = 0  # optimizer steps taken, as Keras's optimizer.iterations
         self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
         self.l2 = keras_cast(config.l2, self.dtype)  # keras.regularizers.L2 casts l2 like this
-        self._l2_scratch = [np.empty_like(W) for W in self.kernels] if config.l2 else []
+        self._l2_buffers = [np.empty_like(W) for W in self.kernels] if config.l2 else []
         self._activate, self._activate_backward = HIDDEN[config.activation]
         self._workspaces: dict[int, Workspace] = {}
 
@@ -94,8 +96,7 @@ class Network:
 
     def describe(self) -> str:
         """e.g. '784-128-10 relu/crossentropy float32'."""
-        sizes = "-".join(str(s) for s in self.config.layer_sizes)
-        return f"{sizes} {self.config.activation}/{self.config.loss} {self.config.dtype}"
+        return self.config.describe()
 
     # ----- forward and backward ------------------------------------------------------
     def _forward(self, X: Array, ws: Workspace | None = None) -> list[Array]:
@@ -112,31 +113,42 @@ class Network:
         """Forward, loss, backward: fills self.grads, returns the batch loss (+ L2 penalty)."""
         ws = self._workspace(len(X))
         acts = self._forward(X, ws)
-        Z_out = acts.pop()  # (batch, 10), overwritten below by P, then by dZ
-        if self.config.loss == "crossentropy":
-            sample_losses, P = losses.crossentropy_forward(Z_out, y, out=Z_out)
-        else:
-            P = sigmoid(Z_out, out=Z_out)
-            sample_losses = losses.mse_forward(P, y)
+        Z_out = acts.pop()  # (batch, k), overwritten below by P, then by dZ
+        sample_losses, P = self._output_and_losses(Z_out, y)
         # Right predictions before the update (training accuracy, as Keras's fit counts it).
         self.last_batch_correct = int(np.count_nonzero(P.argmax(axis=1) == y))
-        if self.config.loss == "crossentropy":
-            dZ = losses.crossentropy_backward(P, y)  # (batch, 10), overwrites P
-        else:
-            dZ = losses.mse_backward(P, y)  # (batch, 10), overwrites P
         loss = losses.batch_mean(sample_losses)
         for penalty in self._penalties():
             loss += penalty  # data loss + L2 of kernel 1 + kernel 2 ..., in Keras's order
-        for l in range(len(self.kernels) - 1, -1, -1):
+        dZ = self._output_backward(P, y)  # (batch, k), overwrites P
+        self._backward(acts, dZ, ws)
+        return loss
+
+    def _output_and_losses(self, Z: Array, y: Array) -> tuple[Array, Array]:
+        """Per-sample losses (batch,) and output activations P (batch, k), P in Z's buffer."""
+        if self.config.loss == "crossentropy":
+            return losses.crossentropy_forward(Z, y, out=Z)  # softmax fused with its loss
+        P = sigmoid(Z, out=Z)
+        return losses.mse_forward(P, y), P
+
+    def _output_backward(self, P: Array, y: Array) -> Array:
+        """dZ of the output layer (batch, k), computed in P's buffer."""
+        if self.config.loss == "crossentropy":
+            return losses.crossentropy_backward(P, y)
+        return losses.mse_backward(P, y)
+
+    def _backward(self, acts: list[Array], dZ: Array, ws: Workspace) -> None:
+        """From the output's dZ back to the first layer, filling self.grads."""
+        for l in range(len(self.kernels) - 1, -1, -1):  # l: layer index, last first
             A_prev = acts[l]  # (batch, fan_in)
             np.matmul(A_prev.T, dZ, out=self.grads[2 * l])  # dW (fan_in, fan_out)
             np.matmul(ws.ones, dZ, out=self.grads[2 * l + 1])  # db (fan_out,) = sum over batch
             if l > 0:
                 dA = np.matmul(dZ, self.kernels[l].T, out=ws.dA[l - 1])  # (batch, fan_in)
                 dZ = self._activate_backward(dA, A_prev, out=dA)
-        for dW, W, scratch in zip(self.grads[0::2], self.kernels, self._l2_scratch, strict=False):
-            losses.add_l2_gradient(dW, W, self.l2, scratch)
-        return loss
+        if self.config.l2:  # the penalty's gradient, 2 * l2 * W, kernels only
+            for dW, W, buffer in zip(self.grads[0::2], self.kernels, self._l2_buffers, strict=True):
+                losses.add_l2_gradient(dW, W, self.l2, buffer)
 
     def _penalties(self) -> list[np.floating]:
         return losses.l2_penalty(self.kernels, self.l2) if self.config.l2 else []
@@ -161,17 +173,21 @@ class Network:
         """One optimizer step; returns the batch loss from before the update, as Keras does.
 
         A NaN or infinite loss raises DivergenceError and leaves the weights untouched.
+        Afterwards `grads` holds the optimizer's leftovers (it is its scratch space), not
+        the gradients: use `loss_and_gradients` to look at those.
         """
         X, y = self._check_data(x_batch, y_batch)
         return self._train_step(X, y)
 
     def _train_step(self, X: Array, y: Array) -> float:
         """train_step on data already checked (fit checks the whole arrays once)."""
-        with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is reported below
+        step = self.iterations + 1
+        lr = self.config.learning_rate
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow ends as a NaN/inf loss
             loss = self._loss_and_backward(X, y)
-        check_finite(loss, step=self.iterations + 1, learning_rate=self.config.learning_rate)
-        self.optimizer.step([self.flat_params], [self.flat_grads], self.iterations + 1)
-        self.iterations += 1
+            check_finite(loss, step=step, learning_rate=lr, weights=self.flat_params)
+            self.optimizer.step([self.flat_params], [self.flat_grads], step)
+        self.iterations = step
         return float(loss)
 
     def loss_and_gradients(self, x: Array, y: Array) -> tuple[float, list[Array]]:
@@ -199,13 +215,9 @@ class Network:
         X, y = self._check_data(x, y)
         total, correct = 0.0, 0
         for i in _starts(X):
-            Z = self._logits(X[i : i + PREDICT_CHUNK])  # (chunk, 10)
+            Z = self._logits(X[i : i + PREDICT_CHUNK])  # (chunk, k)
             y_chunk = y[i : i + PREDICT_CHUNK]
-            if self.config.loss == "crossentropy":
-                sample_losses, P = losses.crossentropy_forward(Z, y_chunk, out=Z)
-            else:
-                P = sigmoid(Z, out=Z)
-                sample_losses = losses.mse_forward(P, y_chunk)
+            sample_losses, P = self._output_and_losses(Z, y_chunk)
             total += float(sample_losses.sum(dtype=np.float64))
             correct += int(np.count_nonzero(P.argmax(axis=1) == y_chunk))  # as predict()
         penalty = float(sum(self._penalties(), self.dtype.type(0)))
@@ -219,15 +231,11 @@ class Network:
 
     def save(self, path: str | Path) -> None:
         """Write weights, config and format version to an .npz file, atomically."""
-        from scratch.serialization import save_model
-
         save_model(path, self.config, self.params)
 
     @classmethod
     def load(cls, path: str | Path, expect: ModelConfig | None = None) -> Network:
         """A network rebuilt from `save`'s file; with `expect`, its architecture must match."""
-        from scratch.serialization import load_model
-
         config, weights = load_model(path, expect=expect)
         network = cls(config, seed=0)
         network.set_weights(weights)

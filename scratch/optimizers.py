@@ -60,7 +60,7 @@ def keras_decayed_learning_rate(
     return dtype.type(f32(learning_rate) / denom)
 
 
-class Schedule:
+class LearningRateSchedule:
     """The learning rate of each step: constant, or decayed as Keras's InverseTimeDecay."""
 
     def __init__(self, config: ModelConfig, dtype: np.dtype) -> None:
@@ -81,7 +81,7 @@ class SGD:
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.schedule = Schedule(config, dtype)
+        self.schedule = LearningRateSchedule(config, dtype)
         self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
@@ -96,7 +96,7 @@ class Momentum:
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.schedule = Schedule(config, dtype)
+        self.schedule = LearningRateSchedule(config, dtype)
         self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
         self.momentum = keras_cast(config.momentum, dtype)
         self.velocities = [np.zeros_like(W) for W in params]
@@ -115,11 +115,11 @@ class Nesterov(Momentum):
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         super().__init__(config, params)
-        self.scratch = [np.empty_like(W) for W in params]
+        self.buffers = [np.empty_like(W) for W in params]  # room for a temporary
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
         lr = self.schedule.at(t)
-        for W, g, m, step in zip(params, grads, self.velocities, self.scratch, strict=True):
+        for W, g, m, step in zip(params, grads, self.velocities, self.buffers, strict=True):
             m *= self.momentum
             g *= lr
             m -= g  # m * momentum - g * lr
@@ -139,7 +139,7 @@ class Adam:
 
     def __init__(self, config: ModelConfig, params: list[Array]) -> None:
         dtype = params[0].dtype
-        self.schedule = Schedule(config, dtype)
+        self.schedule = LearningRateSchedule(config, dtype)
         self.lr = self.schedule.lr  # the initial (and, without decay, constant) rate
         self.beta_1 = keras_cast(config.beta_1, dtype)  # only used in beta_1**t
         self.beta_2 = keras_cast(config.beta_2, dtype)  # only used in beta_2**t
@@ -148,7 +148,7 @@ class Adam:
         self.epsilon = dtype.type(config.epsilon)  # weak Python float
         self.momentums = [np.zeros_like(W) for W in params]
         self.velocities = [np.zeros_like(W) for W in params]
-        self.scratch = [np.empty_like(W) for W in params]
+        self.buffers = [np.empty_like(W) for W in params]  # room for a temporary
 
     def step(self, params: list[Array], grads: list[Array], t: int) -> None:
         dtype = params[0].dtype
@@ -157,7 +157,7 @@ class Adam:
         beta_2_power = np.power(self.beta_2, local_step)
         alpha = self.schedule.at(t) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         for W, g, m, v, tmp in zip(
-            params, grads, self.momentums, self.velocities, self.scratch, strict=True
+            params, grads, self.momentums, self.velocities, self.buffers, strict=True
         ):
             np.subtract(g, m, out=tmp)
             tmp *= self.one_minus_beta_1

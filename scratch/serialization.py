@@ -94,9 +94,9 @@ def load_model(
             f"{path}: model format version {version}, this code reads version {FORMAT_VERSION}"
         )
     config = _parse_config(path, contents["config"])
-    if expect is not None and _architecture(expect) != _architecture(config):
+    if expect is not None and expect.describe() != config.describe():
         raise ModelFileError(
-            f"{path}: saved for {_architecture(config)}, expected {_architecture(expect)}; "
+            f"{path}: saved for {config.describe()}, expected {expect.describe()}; "
             "load the file that matches this config"
         )
     return config, _weights(path, contents, config)
@@ -107,11 +107,6 @@ def _parse_config(path: Path, text: np.ndarray) -> ModelConfig:
         return ModelConfig.from_dict(json.loads(str(text)))
     except (json.JSONDecodeError, TypeError, ConfigError) as error:
         raise ModelFileError(f"{path}: bad model config in file ({error})") from None
-
-
-def _architecture(config: ModelConfig) -> str:
-    sizes = "-".join(str(size) for size in config.layer_sizes)
-    return f"{sizes} {config.activation}/{config.loss} {config.dtype}"
 
 
 def _weights(path: Path, contents: dict[str, np.ndarray], config: ModelConfig) -> list[np.ndarray]:
@@ -126,9 +121,9 @@ def _weights(path: Path, contents: dict[str, np.ndarray], config: ModelConfig) -
             found = "missing" if w is None else f"{w.dtype} {w.shape}"
             raise ModelFileError(
                 f"{path}: weight w{i} is {found}, expected {config.dtype} {shape} "
-                f"for {_architecture(config)}"
+                f"for {config.describe()}"
             )
         weights.append(w)
     if f"w{len(shapes)}" in contents:
-        raise ModelFileError(f"{path}: more weight arrays than layers in {_architecture(config)}")
+        raise ModelFileError(f"{path}: more weight arrays than layers in {config.describe()}")
     return weights

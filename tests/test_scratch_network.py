@@ -113,7 +113,7 @@ def test_divergence_raises_with_epoch_and_step_and_keeps_last_weights():
     error = caught.value
     assert error.epoch is not None and error.batch is not None and error.step >= 1
     message = str(error)
-    assert f"epoch {error.epoch}, step {error.batch}" in message
+    assert f"epoch {error.epoch}, batch {error.batch} (optimizer step {error.step})" in message
     assert "smaller learning rate" in message and "\n" not in message
     assert network.iterations == error.step - 1  # the bad step was not applied
 
@@ -219,3 +219,38 @@ def test_fit_checks_labels_before_the_first_step():
     assert network.iterations == 0
     for a, b in zip(before, network.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_divergence_says_when_the_last_update_already_overflowed(recwarn):
+    # Adam at an absurd rate: a step with a finite loss squares gradients of ~1e19
+    # into inf, so the weights are NaN before any loss is.
+    network = Network(ModelConfig(**SMALL, optimizer="adam", learning_rate=1e9), seed=0)
+    x, y = data(16)
+    with pytest.raises(DivergenceError) as caught:
+        network.fit(x, y, Schedule(16, 4), epochs=5)
+    error = caught.value
+    assert error.weights_finite is False
+    assert "previous update already overflowed the weights" in str(error)
+    assert not np.isfinite(network.flat_params).all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no noise
+
+
+def test_fit_rejects_a_schedule_without_batches():
+    class Empty:
+        def epoch(self, epoch):
+            return []
+
+    with pytest.raises(ValueError, match="no batches for epoch 0"):
+        Network(ModelConfig(**SMALL), seed=0).fit(*data(), Empty(), epochs=1)
+
+
+@pytest.mark.parametrize("hidden", [None, 128.0, "128", [[128]], [0], [True], []])
+def test_bad_hidden_sizes_are_config_errors(hidden):
+    with pytest.raises(ConfigError, match="hidden"):
+        ModelConfig(hidden_sizes=hidden)
+
+
+def test_numpy_integer_sizes_become_plain_ints():
+    config = ModelConfig(input_size=np.int64(12), hidden_sizes=[np.int32(8), 6])
+    assert config.hidden_sizes == (8, 6) and type(config.input_size) is int
+    assert all(type(size) is int for size in config.hidden_sizes)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratch.activations import relu
-from scratch.losses import row_reduce
+from scratch.activations import relu, row_reduce, softmax
+from scratch.losses import crossentropy_forward
 
 
 @pytest.mark.parametrize("shape", [(1, 10), (7, 10), (128, 10), (5, 1), (3, 300)])
@@ -33,3 +33,15 @@ def test_relu_matches_maximum_and_never_writes_its_zeros(shape):
     np.testing.assert_array_equal(relu(np.array([[np.nan, -0.0, 2.0]])), [[np.nan, 0.0, 2.0]])
     Z = -np.ones(shape, np.float32)
     assert not relu(Z).any()  # the zeros it compares against are still zeros
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_and_training_compute_the_same_softmax(dtype):
+    Z = np.random.default_rng(2).normal(scale=5, size=(64, 10)).astype(dtype)
+    y = np.arange(64) % 10
+    _, P_training = crossentropy_forward(Z.copy(), y)
+    np.testing.assert_array_equal(softmax(Z), P_training)
+
+
+def test_relu_takes_a_plain_list():
+    np.testing.assert_array_equal(relu([[1.0, -1.0]]), [[1.0, 0.0]])

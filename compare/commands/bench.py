@@ -42,7 +42,9 @@ BENCH_CONFIG = ModelConfig(hidden_sizes=(128,), activation="relu", optimizer="sg
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare bench`."""
     parser.add_argument("--data-dir", help="folder with the MNIST files (default: auto)")
-    parser.add_argument("--repeats", type=int, default=7, help="timings per figure; best kept")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timings per figure, best kept (default 7)"
+    )
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras measurements")
     parser.add_argument(
         "--breakdown",
