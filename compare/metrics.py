@@ -113,10 +113,10 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 def paired_comparison(
     scratch: Sequence[float], keras: Sequence[float]
 ) -> dict[str, float | int | None]:
-    """Per-seed paired differences scratch - keras: mean, std, paired t and sign counts.
+    """Per-seed paired differences scratch - keras: mean, std, paired t test and sign counts.
 
-    t = mean(d) / (std(d) / sqrt(n)) with n - 1 degrees of freedom; it is reported as
-    None when undefined (one seed, or every difference equal).
+    t = mean(d) / (std(d) / sqrt(n)) with n - 1 degrees of freedom, and its two-sided
+    p-value; both are None when undefined (one seed, or every difference equal).
     """
     d = np.asarray(scratch, dtype=np.float64) - np.asarray(keras, dtype=np.float64)
     stats = mean_std(d)
@@ -129,10 +129,58 @@ def paired_comparison(
         "std_difference": stats["std"],
         "t_statistic": t,
         "degrees_of_freedom": len(d) - 1,
+        "p_value": None if t is None else student_t_two_sided_p(t, len(d) - 1),
         "scratch_better": int(np.sum(d > 0)),
         "keras_better": int(np.sum(d < 0)),
         "ties": int(np.sum(d == 0)),
     }
+
+
+def student_t_two_sided_p(t: float, df: int) -> float:
+    """P(|T| >= |t|) for Student's t with `df` degrees of freedom.
+
+    Equals I_x(df/2, 1/2), the regularized incomplete beta function at
+    x = df / (df + t^2); computed with its continued fraction (no SciPy needed).
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    x = df / (df + t * t)
+    return _regularized_incomplete_beta(df / 2, 0.5, x)
+
+
+def _regularized_incomplete_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b) by Lentz's continued fraction (Numerical Recipes, betai/betacf)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+        + a * math.log(x) + b * math.log1p(-x)
+    )  # fmt: skip
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
+
+
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1.0) < eps:
+            break
+    return result
 
 
 def weight_difference(

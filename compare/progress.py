@@ -102,10 +102,11 @@ class Progress:
                 )
             paired = multi.get("paired")
             if paired:
-                t = paired["t_statistic"]
+                t, p_value = paired["t_statistic"], paired.get("p_value")
                 self.message(
                     f"paired scratch - keras: mean {paired['mean_difference']:+.4f} "
                     f"(std {paired['std_difference']:.4f}, t {'n/a' if t is None else f'{t:.2f}'}, "
+                    f"p {'n/a' if p_value is None else f'{p_value:.3g}'}, "
                     f"scratch better {paired['scratch_better']}, keras better "
                     f"{paired['keras_better']}, ties {paired['ties']})"
                 )

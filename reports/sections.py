@@ -163,7 +163,29 @@ def seeds(run: RunData, doc: Document) -> None:
         )
     columns = ["model", "seeds", "mean accuracy", "std", "min", "max", "mean train s"]
     doc.add(Table(columns, rows, caption="Test accuracy over seeds (seeds.csv); std: sample."))
+    paired = (run.summary.get("multi_seed") or {}).get("paired")
+    if paired:
+        doc.add(Paragraph(paired_sentence(paired)))
     _add_figure(doc, figures.seed_spread(run))
+
+
+def paired_sentence(paired: dict) -> str:
+    """The paired comparison over seeds (summary.json multi_seed.paired) in words."""
+    n, mean, std = paired["n"], paired["mean_difference"], paired["std_difference"]
+    text = (
+        f"Paired over {n} seeds, scratch minus Keras test accuracy is "
+        f"{mean * 100:+.2f} points on average (standard deviation {std * 100:.2f}); "
+        f"scratch was better on {paired['scratch_better']} seeds, Keras on "
+        f"{paired['keras_better']}, ties {paired['ties']}. "
+    )
+    t, p_value = paired.get("t_statistic"), paired.get("p_value")
+    if t is None or p_value is None:
+        return text + "A paired t test needs at least two seeds that do not all differ equally."
+    verdict = "a real difference" if p_value < 0.05 else "no evidence of a difference"
+    return text + (
+        f"Paired t test: t = {t:.2f} with {paired['degrees_of_freedom']} degrees of freedom, "
+        f"two-sided p = {p_value:.3g}: {verdict} at the 5% level."
+    )
 
 
 def weights(run: RunData, doc: Document) -> None:

@@ -80,6 +80,30 @@ def test_mean_std_and_paired_comparison():
     assert metrics.paired_comparison([0.9], [0.8])["t_statistic"] is None
 
 
+@pytest.mark.parametrize(
+    ("t", "df", "p"),
+    [
+        (12.706, 1, 0.05),  # the textbook table's two-sided 5% critical values
+        (4.303, 2, 0.05),
+        (2.776, 4, 0.05),
+        (2.228, 10, 0.05),
+        (3.169, 10, 0.01),
+        (1.0, 1, 0.5),  # df = 1 is the Cauchy distribution: P(|T| >= 1) = 1/2
+        (0.0, 5, 1.0),
+        (-2.776, 4, 0.05),
+    ],
+)
+def test_student_t_p_value_matches_the_table(t, df, p):
+    assert metrics.student_t_two_sided_p(t, df) == pytest.approx(p, abs=2e-4)
+
+
+def test_paired_comparison_p_value():
+    paired = metrics.paired_comparison([0.98, 0.97, 0.99], [0.97, 0.97, 0.97])
+    # d = [0.01, 0, 0.02]: mean 0.01, sd 0.01, t = sqrt(3) with 2 df -> p = 0.2254
+    assert paired["p_value"] == pytest.approx(0.2254, abs=1e-4)
+    assert metrics.paired_comparison([0.9], [0.8])["p_value"] is None
+
+
 def test_weight_difference_abs_and_rel():
     a = [np.array([[1.0, -4.0]]), np.array([0.5])]
     b = [np.array([[1.0, -4.5]]), np.array([0.6])]

@@ -203,3 +203,16 @@ def test_interrupted_single_model_run_renders_without_agreement(run_copy):
     assert "Only Scratch (NumPy) was trained" in html
     assert not (run_copy / "figures" / "confusion_difference.png").exists()
     assert (run_copy / "figures" / "mistakes_scratch.png").stat().st_size > 5_000
+
+
+def test_paired_sentence_states_the_test_and_its_verdict():
+    from reports.sections import paired_sentence
+
+    paired = {"n": 5, "mean_difference": 0.0012, "std_difference": 0.0008, "t_statistic": 3.354,
+              "degrees_of_freedom": 4, "p_value": 0.0285, "scratch_better": 5, "keras_better": 0,
+              "ties": 0}  # fmt: skip
+    text = paired_sentence(paired)
+    assert "+0.12 points" in text and "t = 3.35 with 4 degrees of freedom" in text
+    assert "p = 0.0285: a real difference at the 5% level" in text
+    one_seed = {**paired, "n": 1, "t_statistic": None, "p_value": None}
+    assert "needs at least two seeds" in paired_sentence(one_seed)

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from compare.cli import main
+from reports import render_report
 
 pytestmark = [pytest.mark.mnist]
 
@@ -45,6 +46,12 @@ def test_two_seeds_independent(mnist_dir, tmp_path):
     assert "lockstep" not in summary and not (out / "lockstep.csv").exists()
     # independent: Keras drew its own initial weights, so the twins differ
     assert summary["agreement"]["prediction_agreement"] < 1.0
+    # the report of this real multi-seed folder shows the seeds, the paired test and figure
+    written = render_report(out)
+    assert "seed_spread" in written and written["seed_spread"].stat().st_size > 1000
+    markdown = written["markdown"].read_text()
+    assert "## Several seeds" in markdown and "Paired over 2 seeds" in markdown
+    assert f"{multi['paired']['mean_difference'] * 100:+.2f} points" in markdown
 
 
 def test_config_toml_repeats_the_run_exactly(mnist_dir, tmp_path):
