@@ -175,17 +175,22 @@ def paired_sentence(paired: dict) -> str:
     text = (
         f"Paired over {n} seeds, scratch minus Keras test accuracy is "
         f"{mean * 100:+.2f} points on average (standard deviation {std * 100:.2f}); "
-        f"scratch was better on {paired['scratch_better']} seeds, Keras on "
-        f"{paired['keras_better']}, ties {paired['ties']}. "
+        f"scratch was better on {_seeds(paired['scratch_better'])}, Keras on "
+        f"{_seeds(paired['keras_better'])}, with {_seeds(paired['ties'])} tied. "
     )
     t, p_value = paired.get("t_statistic"), paired.get("p_value")
     if t is None or p_value is None:
         return text + "A paired t test needs at least two seeds that do not all differ equally."
-    verdict = "a real difference" if p_value < 0.05 else "no evidence of a difference"
+    verdict = "statistically significant" if p_value < 0.05 else "not significant"
     return text + (
         f"Paired t test: t = {t:.2f} with {paired['degrees_of_freedom']} degrees of freedom, "
-        f"two-sided p = {p_value:.3g}: {verdict} at the 5% level."
+        f"two-sided p = {p_value:.3g}: {verdict} at the 5% level"
+        + (" (with few seeds, confirm it with more)." if p_value < 0.05 and n < 10 else ".")
     )
+
+
+def _seeds(count: int) -> str:
+    return f"{count} seed" if count == 1 else f"{count} seeds"
 
 
 def weights(run: RunData, doc: Document) -> None:

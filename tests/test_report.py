@@ -213,6 +213,7 @@ def test_paired_sentence_states_the_test_and_its_verdict():
               "ties": 0}  # fmt: skip
     text = paired_sentence(paired)
     assert "+0.12 points" in text and "t = 3.35 with 4 degrees of freedom" in text
-    assert "p = 0.0285: a real difference at the 5% level" in text
+    assert "p = 0.0285: statistically significant at the 5% level (with few seeds" in text
+    assert "better on 5 seeds, Keras on 0 seeds, with 0 seeds tied" in text
     one_seed = {**paired, "n": 1, "t_statistic": None, "p_value": None}
     assert "needs at least two seeds" in paired_sentence(one_seed)
