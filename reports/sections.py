@@ -111,14 +111,32 @@ def timing(run: RunData, doc: Document) -> None:
         return
     doc.add(Heading("Timing", anchor="timing"))
     env = run.summary.get("environment", {}) or {}
-    doc.add(
-        Paragraph(
-            f"Wall-clock times on {env.get('cpu_count', '?')} CPU core(s) with "
-            f"{env.get('threads', '?')} thread(s), BLAS: {env.get('blas', 'unknown')}. The first "
-            "Keras epoch includes graph tracing; times vary with machine load."
-        )
-    )
+    doc.add(Paragraph(timing_sentence(env)))
     doc.add(figure)
+
+
+def timing_sentence(env: dict) -> str:
+    """Where the times were measured, in words, from summary.json's environment."""
+    cores = env.get("cpu_count")
+    where = f"on {cores} CPU core{'s' if cores != 1 else ''}" if cores else "on this machine"
+    blas = env.get("blas") or {}
+    library = " ".join(str(blas[k]) for k in ("name", "version") if blas.get(k)) or "its BLAS"
+    limit = env.get("blas_threads_limit")
+    if limit and env.get("blas_threads_applied"):
+        threads = f"limited to {limit} thread{'s' if limit != 1 else ''} while training"
+    else:
+        threads = "with its default thread count"
+    set_vars = {k: v for k, v in (env.get("threads") or {}).items() if v is not None}
+    variables = (
+        " Thread variables set: " + ", ".join(f"{k}={v}" for k, v in set_vars.items()) + "."
+        if set_vars
+        else ""
+    )
+    return (
+        f"Wall-clock times {where}. The scratch network's matrix products ran in NumPy's "
+        f"{library}, {threads}; TensorFlow used its own thread pools.{variables} The first "
+        "Keras epoch includes graph tracing; times vary with machine load."
+    )
 
 
 def lockstep(run: RunData, doc: Document) -> None:

@@ -217,3 +217,17 @@ def test_paired_sentence_states_the_test_and_its_verdict():
     assert "better on 5 seeds, Keras on 0 seeds, with 0 seeds tied" in text
     one_seed = {**paired, "n": 1, "t_statistic": None, "p_value": None}
     assert "needs at least two seeds" in paired_sentence(one_seed)
+
+
+def test_timing_sentence_is_readable_not_a_dict_dump():
+    from reports.sections import timing_sentence
+
+    env = {"cpu_count": 2, "blas": {"name": "scipy-openblas", "version": "0.3.31"},
+           "blas_threads_limit": 1, "blas_threads_applied": True,
+           "threads": {"OMP_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": "1"}}  # fmt: skip
+    text = timing_sentence(env)
+    assert text.startswith("Wall-clock times on 2 CPU cores.")
+    assert "scipy-openblas 0.3.31, limited to 1 thread while training" in text
+    assert "Thread variables set: OPENBLAS_NUM_THREADS=1." in text
+    assert "{" not in text and "None" not in text
+    assert "on this machine" in timing_sentence({})
