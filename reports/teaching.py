@@ -72,6 +72,7 @@ STEPS: tuple[Step, ...] = (
         "Gradients (backpropagation)",
         (
             (f"{NET}._loss_and_backward", f"{NET}.backward"),
+            (f"{NET}._backward",),
             ("scratch.losses.{loss}_backward",),
             ("scratch.activations.{activation}_backward",),
         ),

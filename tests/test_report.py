@@ -72,6 +72,8 @@ def test_every_teaching_step_finds_its_scratch_source():
         assert "def " in code.text
         if step.title == "One training step":  # the body, not only the input checks
             assert "_loss_and_backward" in code.text and "optimizer.step" in code.text
+        if step.title.startswith("Gradients"):  # the chain rule itself is shown
+            assert "A_prev.T, dZ" in code.text and "self.kernels[l].T" in code.text
 
 
 def test_missing_scratch_symbol_is_reported_not_raised():
