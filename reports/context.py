@@ -92,9 +92,9 @@ def matching(run: RunData, doc: Document) -> None:
         ["Weight and bias initialization", init],
         [
             "L2 penalty",
-            f"l2 = {l2:g}. Keras adds l2 * sum(W**2) over kernels (not biases) to "
-            "the loss; the scratch network does the same. Textbooks often write lambda/(2n) * "
-            "sum(W**2): the same penalty only if l2 = lambda/(2n).",
+            f"`l2 = {l2:g}`. Keras adds `l2 * sum(W**2)` over kernels (not biases) to "
+            "the loss; the scratch network does the same. Textbooks often write "
+            "`lambda/(2n) * sum(W**2)`: the same penalty only if `l2 = lambda/(2n)`.",
         ],
         [
             "Loss reduction",

@@ -49,10 +49,14 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 
 
 def inline(text: str) -> str:
-    """Escape, then honour `**bold**` and `` `code` ``."""
-    escaped = html.escape(text)
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    """Escape, then honour `**bold**` and `` `code` ``; inside code, ** is just **."""
+    parts = re.split(r"(`[^`]+`)", html.escape(text))  # odd parts are code spans
+    for i, part in enumerate(parts):
+        if i % 2:
+            parts[i] = f"<code>{part[1:-1]}</code>"
+        else:
+            parts[i] = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", part)
+    return "".join(parts)
 
 
 def _table(block: Table) -> str:

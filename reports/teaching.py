@@ -65,7 +65,7 @@ STEPS: tuple[Step, ...] = (
             ("scratch.losses.batch_mean",),
             ("scratch.losses.l2_penalty",),
         ),
-        "The mean over the batch of the per-sample loss, plus l2 * sum(W**2) over the kernels. "
+        "The mean over the batch of the per-sample loss, plus `l2 * sum(W**2)` over the kernels. "
         "Keras: the loss given to compile() and each layer's kernel_regularizer.",
     ),
     Step(

@@ -233,3 +233,12 @@ def test_timing_sentence_is_readable_not_a_dict_dump():
     assert "Thread variables set: OPENBLAS_NUM_THREADS=1." in text
     assert "{" not in text and "None" not in text
     assert "on this machine" in timing_sentence({})
+
+
+def test_html_inline_keeps_double_stars_inside_code():
+    from reports.html import inline
+
+    assert inline("adds `l2 * sum(W**2)` and **bold** <x>") == (
+        "adds <code>l2 * sum(W**2)</code> and <strong>bold</strong> &lt;x&gt;"
+    )
+    assert inline("`a**b` then `c**d`") == "<code>a**b</code> then <code>c**d</code>"
