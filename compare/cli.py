@@ -55,11 +55,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="A from-scratch NumPy network and its Keras twin, side by side on MNIST.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(subcommand_parsers={})
     for name, help_text in SUBCOMMANDS:
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        parser.get_default("subcommand_parsers")[name] = sub
         if only is None or only == name:
             _command_module(name).configure(sub)
     return parser
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
@@ -77,7 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     known = {name for name, _ in SUBCOMMANDS}
     parser = build_parser(only=chosen if chosen in known else None)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # name the subcommand whose --help lists the valid options
+        owner = args.subcommand_parsers.get(args.command, parser)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2

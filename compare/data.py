@@ -35,7 +35,16 @@ DEFAULT_VAL_SIZE = 5000
 
 
 class DataError(Exception):
-    """Missing, corrupt or unverifiable data; the message is one line that says what to do."""
+    """Missing, corrupt or unverifiable data; the message is one line that says what to do.
+
+    Bad input, so exit code 2 (as a bad flag); `DownloadError` is the exception.
+    """
+
+    exit_code = 2
+
+
+class DownloadError(DataError):
+    """MNIST could not be downloaded (network, mirrors, disk): a failure, exit code 1."""
 
     exit_code = 1
 

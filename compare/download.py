@@ -229,7 +229,7 @@ def download_mnist(
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         reason = f"cannot create the folder: {error.strerror or error}"
-        raise data.DataError(_failure_message(target_dir, list(expected), reason)) from None
+        raise data.DownloadError(_failure_message(target_dir, list(expected), reason)) from None
     for name, digest in expected.items():
         if data.find_file(target_dir, name) is not None:
             continue
@@ -246,8 +246,8 @@ def download_mnist(
             )
         except _AttemptFailed as failure:
             message = _failure_message(target_dir, list(expected), f"{name}.gz: {failure}")
-            raise data.DataError(message) from None
+            raise data.DownloadError(message) from None
         except OSError as error:  # the disk, not the network: full, read-only, ...
             reason = f"cannot write {name}.gz: {error.strerror or error}"
-            raise data.DataError(_failure_message(target_dir, list(expected), reason)) from None
+            raise data.DownloadError(_failure_message(target_dir, list(expected), reason)) from None
     return target_dir

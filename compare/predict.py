@@ -127,9 +127,15 @@ def load_run(run_dir: str | Path) -> RunModels:
     summary = _read_summary(run_dir)
     dtype, standardized, mean, std = _input_scaling(summary, run_dir / "summary.json")
     models: dict[str, Any] = {}
+    trained = (summary.get("config") or {}).get("models") or list(MODEL_FILES)
     for name, file_name in MODEL_FILES.items():
         path = run_dir / file_name
         if not path.is_file():
+            if name in trained and summary.get("status") == "complete":
+                raise RunError(
+                    f"{path} is missing, though this run trained {name}; "
+                    "restore it or re-run 'mnist-compare run'"
+                )
             continue
         try:
             models[name] = _load_model(name, path)

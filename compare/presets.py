@@ -75,7 +75,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset_layer(name: str) -> dict[str, Any]:
     """The override layer of preset `name` (a deep copy); unknown names are an error."""
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     layer = PRESETS[name]
     copy = {key: dict(value) if isinstance(value, dict) else value for key, value in layer.items()}

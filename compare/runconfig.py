@@ -22,6 +22,7 @@ from scratch.config import ConfigError, ModelConfig
 
 MODES = ("lockstep", "independent")
 MODEL_NAMES = ("scratch", "keras")
+MNIST_PIXELS, MNIST_CLASSES = 784, 10  # what every MNIST run feeds the model
 # Learning rate used when no preset, config file or flag sets one.
 DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
 MAX_VAL_SIZE = 59_999
@@ -75,10 +76,18 @@ class RunConfig:
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
         if not self.models or any(m not in MODEL_NAMES for m in self.models):
-            given = ",".join(self.models) or "(none)"
+            given = ",".join(str(m) for m in self.models) or "(none)"
             raise ConfigError(f"models must be one or both of scratch,keras; got {given}")
         if len(set(self.models)) != len(self.models):
             raise ConfigError(f"models lists a model twice: {','.join(self.models)}")
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise ConfigError(f'preset must be a name such as "seed-project", got {self.preset!r}')
+        if (self.model.input_size, self.model.output_size) != (MNIST_PIXELS, MNIST_CLASSES):
+            raise ConfigError(
+                f"model.input_size and model.output_size must be {MNIST_PIXELS} and "
+                f"{MNIST_CLASSES} for MNIST (28x28 images, digits 0-9), got "
+                f"{self.model.input_size} and {self.model.output_size}; drop them from the config"
+            )
         # Keep the canonical order: scratch first (lockstep copies its weights to Keras).
         object.__setattr__(self, "models", tuple(m for m in MODEL_NAMES if m in self.models))
 

@@ -55,7 +55,9 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
     """Create the run folder; refuse an existing non-empty one unless `overwrite`.
 
     With `overwrite`, only a folder that looks like a run folder (it holds
-    summary.json or config.toml) is emptied, so a typo cannot wipe unrelated files.
+    summary.json or config.toml) is replaced, so a typo cannot wipe unrelated files;
+    and it is only set aside (`previous_path`), not deleted: `settle_previous` deletes
+    it once the new run has a result, or puts it back if the new run fails first.
     Errors are raised as `CliError` (exit 2) before any training starts.
     """
     from compare.cli import CliError
@@ -70,15 +72,41 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
             raise CliError(
                 f"--overwrite refused: {out} is not a run folder (no summary.json/config.toml)"
             )
-        shutil.rmtree(out)
+        previous = previous_path(out)
+        if previous.exists():
+            raise CliError(
+                f"{previous} is left from an interrupted --overwrite; "
+                f"move it away or delete it, then run again"
+            )
+        out.rename(previous)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
+        settle_previous(out, keep_new=False)
         raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
     return out
+
+
+def previous_path(out: Path) -> Path:
+    """Where `--overwrite` keeps the old run folder until the new run has a result."""
+    return out.with_name(f".{out.name}.previous")
+
+
+def settle_previous(out: Path, *, keep_new: bool) -> None:
+    """Delete the set-aside old run folder (`keep_new`), or put it back in place of
+    whatever the new run left. Nothing to do when there is none."""
+    previous = previous_path(out)
+    if not previous.is_dir():
+        return
+    if keep_new:
+        shutil.rmtree(previous)
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    previous.rename(out)
 
 
 METRICS_HEADER = (

@@ -126,10 +126,10 @@ def _all_seeds(
         if number == 0:
             first = (tracks, result, outcomes)
             _write_seed_files(out, data, splits, tracks, result, outcomes)
-        per_seed.append({"seed": seed, "tracks": tracks, "outcomes": outcomes})
-        if result.status == "interrupted":
+        if result.status == "interrupted":  # a half-trained seed stays out of the statistics
             status = "interrupted"
             break
+        per_seed.append({"seed": seed, "tracks": tracks, "outcomes": outcomes})
     return status, first
 
 

@@ -24,9 +24,9 @@ from compare.training import Track, TrainingResult
 
 FORMAT_VERSION = 1
 MEMORY_NOTE = (
-    "peak_memory_mb is the peak resident set size (ru_maxrss) of the whole run process "
-    "when the model finished: both models, the data and TensorFlow share one process, "
-    "so it is an upper bound for each model, not its own footprint"
+    "peak_memory_mb is the peak resident set size (ru_maxrss) of the whole run process, "
+    "read at the end of the run: both models, the data and TensorFlow share one process, "
+    "so it is the same upper bound for each model, not its own footprint"
 )
 
 
@@ -79,8 +79,9 @@ def build_summary(
             "max_abs_weight_diff": [a for a, _ in at_epoch_end],
             "max_rel_weight_diff": [r for _, r in at_epoch_end],
         }
-    if config.seeds > 1:
+    if config.seeds > 1 and per_seed:  # completed seeds only
         summary["multi_seed"] = _multi_seed(base["out"], per_seed)
+        summary["multi_seed"]["seeds_requested"] = config.seed_list
     return summary
 
 

@@ -62,14 +62,14 @@ def test_summary_on_real_mnist(mnist_dir, capsys):
 def test_flipped_byte_in_gzip_stream(mnist_dir, tmp_path, capsys):
     copy = corrupted_copy(mnist_dir, tmp_path / "copy", "gzip")
     code = main(["data", "--data-dir", str(copy)])
-    assert code == 1
+    assert code == 2
     assert_one_line_error(capsys.readouterr().err, BAD_FILE, "corrupt or truncated gzip data")
 
 
 @pytest.mark.mnist
 def test_flipped_byte_in_content(mnist_dir, tmp_path, capsys):
     copy = corrupted_copy(mnist_dir, tmp_path / "copy", "content")
-    assert main(["data", "--data-dir", str(copy)]) == 1
+    assert main(["data", "--data-dir", str(copy)]) == 2
     assert_one_line_error(capsys.readouterr().err, BAD_FILE, "not MNIST's", "--no-verify")
     assert main(["data", "--data-dir", str(copy), "--no-verify"]) == 0
     out = capsys.readouterr().out
@@ -86,7 +86,7 @@ def test_corrupted_copy_in_a_real_process(mnist_dir, tmp_path):
         timeout=60,
         env={**os.environ, "MNIST_MIRRORS": "http://127.0.0.1:9/"},
     )
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 2 and result.stdout == ""
     assert_one_line_error(result.stderr, BAD_FILE, "CRC check failed")
 
 
@@ -104,7 +104,7 @@ def write_other_dataset(folder) -> None:
 
 def test_other_dataset_with_no_verify(tmp_path, capsys):
     write_other_dataset(tmp_path)
-    assert main(["data", "--data-dir", str(tmp_path)]) == 1
+    assert main(["data", "--data-dir", str(tmp_path)]) == 2
     assert_one_line_error(capsys.readouterr().err, "pass --no-verify for another IDX dataset")
     assert main(["data", "--data-dir", str(tmp_path), "--no-verify", "--val-size", "10"]) == 0
     out = capsys.readouterr().out
@@ -133,7 +133,7 @@ def test_seed_changes_the_validation_draw(tmp_path, capsys):
 def test_missing_data_offline(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert main(["data", "--no-download"]) == 1
+    assert main(["data", "--no-download"]) == 2
     assert_one_line_error(capsys.readouterr().err, "download off", "train-images-idx3-ubyte.gz")
-    assert main(["data", "--data-dir", str(tmp_path / "none")]) == 1
+    assert main(["data", "--data-dir", str(tmp_path / "none")]) == 2
     assert_one_line_error(capsys.readouterr().err, "does not exist or is not a folder")

@@ -193,3 +193,16 @@ def test_cli_with_both_models(quick_run, photos, capsys):
     out = capsys.readouterr().out
     assert out.count("scratch:") == 3 and out.count("keras:") == 3
     assert out.count("agree") + out.count("DISAGREE") == 3
+
+
+def test_a_missing_model_file_of_a_two_model_run_is_an_error(quick_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(quick_run, copy)
+    (copy / "keras.keras").unlink()
+    image = tmp_path / "seven.png"
+    cv2.imwrite(str(image), np.full((40, 40), 255, np.uint8))
+    assert main(["predict", str(image), "--run", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "keras.keras is missing, though this run trained keras" in err

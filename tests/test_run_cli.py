@@ -107,5 +107,63 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
 def test_missing_data_leaves_no_folder_behind(tmp_path, capsys):
     out = tmp_path / "run"
     code, err = run_cli(["--data-dir", str(tmp_path / "nowhere"), "--out", str(out)], capsys)
-    assert code == 1 and "does not exist" in err and err.count("\n") == 1
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_fails_early(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    (out / "metrics.csv").write_text("old metrics")
+    argv = ["--out", str(out), "--overwrite", "--data-dir", str(tmp_path / "nowhere")]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and "does not exist" in err
+    assert (out / "summary.json").read_text() == '{"old": true}'
+    assert (out / "metrics.csv").read_text() == "old metrics"
+    assert not (tmp_path / ".run.previous").exists()
+
+
+def test_a_leftover_previous_folder_is_never_clobbered(tmp_path, capsys):
+    out, previous = tmp_path / "run", tmp_path / ".run.previous"
+    for folder in (out, previous):
+        folder.mkdir()
+        (folder / "summary.json").write_text(folder.name)
+    code, err = run_cli(["--out", str(out), "--overwrite"], capsys)
+    assert code == 2 and "left from an interrupted --overwrite" in err
+    assert (previous / "summary.json").read_text() == ".run.previous"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('preset = ["a"]', "unknown preset"),
+        ("models = [1]", "models must be one or both of scratch,keras; got 1"),
+        ("[model]\ninput_size = 100", "must be 784 and 10 for MNIST"),
+        ("[model]\noutput_size = 5", "must be 784 and 10 for MNIST"),
+    ],
+)
+def test_config_files_with_wrong_types_or_sizes_are_one_line_errors(
+    tmp_path, capsys, toml, message
+):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml + "\n")
+    code, err = run_cli(["--config", str(path), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_option_points_to_the_subcommand_help(capsys):
+    code, err = run_cli(["--foo"], capsys)
+    assert code == 2 and "unrecognized arguments: --foo (see mnist-compare run --help)" in err
+
+
+def test_invocation_keeps_zero_values():
+    from compare.cli import build_parser
+    from compare.commands.run import invocation
+
+    args = build_parser(only="run").parse_args(
+        ["run", "--blas-threads", "0", "--val-size", "0", "--l2", "0.0", "--hidden", "64,32"]
+    )
+    words = invocation(args)
+    assert "--blas-threads 0" in words and "--val-size 0" in words and "--l2 0.0" in words

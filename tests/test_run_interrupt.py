@@ -101,3 +101,26 @@ def test_divergence_is_one_line_exit_1_and_not_saved_as_good(mnist_dir, tmp_path
     saved = json.loads((out / "summary.json").read_text())
     assert saved["status"] == "diverged" and saved["diverged"]["epoch"] == 1
     assert "models" not in saved and not (out / "scratch.npz").exists()
+
+
+def test_a_seed_cut_short_is_left_out_of_the_seed_statistics(mnist_dir, tmp_path):
+    config = small_config(mnist_dir, models=["scratch"], seeds=3, epochs=1)  # 63 steps a seed
+    steps = {"taken": 0}
+
+    class InterruptedInSecondSeed(Network):
+        def train_step(self, x_batch, y_batch):
+            steps["taken"] += 1
+            loss = super().train_step(x_batch, y_batch)
+            if steps["taken"] == 63 + 30:  # the middle of seed 1's only epoch
+                os.kill(os.getpid(), signal.SIGINT)
+            return loss
+
+    out = prepare_out_dir(tmp_path / "run", overwrite=False)
+    factories = {"scratch": InterruptedInSecondSeed}
+    summary = execute(config, out, quiet=True, report=False, factories=factories)
+    assert summary["status"] == "interrupted"
+    multi = summary["multi_seed"]
+    assert multi["seeds"] == [0] and multi["seeds_requested"] == [0, 1, 2]
+    assert [row["seed"] for row in read_rows(out / "seeds.csv")] == ["0"]
+    seed0 = summary["models"]["scratch"]["test_accuracy"]
+    assert multi["per_model"]["scratch"]["test_accuracy"]["mean"] == seed0

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from compare.cli import non_negative_int
 from scratch.config import DTYPES, OPTIMIZERS
 
 
@@ -80,7 +81,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="hidden layer sizes, e.g. 128 or 256,128 (default 128)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the initial weights and batches (default 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the initial weights and batches (default 0)",
     )
     parser.add_argument("--no-gradients", action="store_true", help="skip the gradient rows")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")

@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from compare.cli import non_negative_int
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare data`."""
@@ -42,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"validation images carved from the training set (default {DEFAULT_VAL_SIZE})",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the validation split (default 0)"
+        "--seed", type=non_negative_int, default=0, help="seed of the validation split (default 0)"
     )
 
 

@@ -100,7 +100,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", metavar="DIR", help="folder with the four MNIST files")
     data.add_argument("--val-size", type=int, help="validation images (default 5000)")
-    data.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images")
+    data.add_argument(
+        "--limit-train",
+        type=int,
+        metavar="N",
+        help="train on the first N of the shuffled training split",
+    )
     data.add_argument("--standardize", action="store_true", default=None, help="(x-mean)/std")
     data.add_argument("--no-verify", action="store_true", help="accept any IDX dataset")
     output = parser.add_argument_group("output")
@@ -152,7 +157,7 @@ def invocation(args: argparse.Namespace) -> str:
     """The command line as given (reconstructed from the parsed flags)."""
     words = ["mnist-compare", "run"]
     for dest, value in vars(args).items():
-        if dest == "command" or value in (None, False):
+        if dest == "command" or value is None or value is False:  # 0 and 0.0 are real values
             continue
         flag = "--" + dest.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]
@@ -164,12 +169,12 @@ def default_out(config: RunConfig) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compare.runfolder import prepare_out_dir
+    from compare.runfolder import prepare_out_dir, settle_previous
 
     config = resolve_args(args)
-    out = prepare_out_dir(
-        Path(args.out) if args.out else default_out(config), overwrite=args.overwrite
-    )
+    out_given = Path(args.out).expanduser() if args.out else default_out(config)
+    existed = out_given.is_dir()
+    out = prepare_out_dir(out_given, overwrite=args.overwrite)
     from compare.runner import execute
 
     try:
@@ -177,9 +182,14 @@ def run(args: argparse.Namespace) -> int:
             config, out, invocation=invocation(args), quiet=args.quiet, report=not args.no_report
         )
     except BaseException:
-        if not any(out.iterdir()):  # failed before writing anything (e.g. no MNIST): no litter
-            out.rmdir()
+        # A run that recorded an outcome (diverged, say) replaces the old one; a run that
+        # failed before that (no MNIST, a crash) gives the old run folder back.
+        recorded = (out / "summary.json").exists()
+        settle_previous(out, keep_new=recorded)
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # we made it and nothing was written: no litter
         raise
+    settle_previous(out, keep_new=True)
     if not args.quiet:
         print(f"run folder: {out}")
     return 130 if summary["status"] == "interrupted" else 0
