@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports import context, headline, sections
-from reports.document import Document
+from reports.document import Document, Paragraph
 from reports.html import render_html
 from reports.loader import load_run
 from reports.markdown import render_markdown
@@ -26,23 +26,37 @@ def atomic_write_bytes(path: Path, content: bytes) -> None:
         temp.write_bytes(content)
 
 
+SECTIONS = (
+    headline.headline, sections.training, sections.per_class, sections.confusion,
+    sections.mistakes, sections.timing, sections.lockstep, sections.seeds, sections.weights,
+    context.keras_did, context.matching, context.provenance,
+)  # fmt: skip
+# What a hand-edited or damaged file (a renamed CSV column, a string where a number
+# belongs in summary.json) raises while a section reads it.
+DAMAGED_FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def build_document(run_dir: Path) -> Document:
-    """The whole report as blocks: warnings, headline, details, then context."""
+    """The whole report as blocks: warnings, headline, details, then context.
+
+    A section that cannot be drawn from the folder's files becomes a warning in its
+    place; the rest of the report is still written.
+    """
     run = load_run(run_dir)
     doc = Document(f"MNIST: scratch NumPy network vs Keras — {run.run_dir.resolve().name}")
     headline.warnings(run, doc)
-    headline.headline(run, doc)
-    sections.training(run, doc)
-    sections.per_class(run, doc)
-    sections.confusion(run, doc)
-    sections.mistakes(run, doc)
-    sections.timing(run, doc)
-    sections.lockstep(run, doc)
-    sections.seeds(run, doc)
-    sections.weights(run, doc)
-    context.keras_did(run, doc)
-    context.matching(run, doc)
-    context.provenance(run, doc)
+    for section in SECTIONS:
+        try:
+            section(run, doc)
+        except DAMAGED_FILE_ERRORS as error:
+            name = section.__name__.replace("_", " ")
+            doc.add(
+                Paragraph(
+                    f"The {name} section could not be drawn from this folder's files "
+                    f"({type(error).__name__}: {error}); were they edited? Re-run to rebuild them.",
+                    kind="warning",
+                )
+            )
     return doc
 
 

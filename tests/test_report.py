@@ -155,6 +155,20 @@ def test_report_from_real_run(run_copy):
     assert "What Keras did for you" in markdown and "lines of code" in markdown
     assert "| macro avg |" in markdown and "weighted avg" in markdown
     assert html.index('id="headline"') < html.index('id="training"') < html.index('id="keras-did"')
+    assert "could not be drawn" not in markdown  # every section rendered from a real run
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+@pytest.mark.keras
+def test_damaged_files_cost_their_section_not_the_report(run_copy):
+    (run_copy / "lockstep.csv").write_text("nonsense,columns\n1,2\n")
+    summary = json.loads((run_copy / "summary.json").read_text())
+    summary["models"]["keras"]["test_accuracy"] = "x"  # a string where a number belongs
+    (run_copy / "summary.json").write_text(json.dumps(summary))
+    markdown = render_report(run_copy)["markdown"].read_text(encoding="utf-8")
+    assert markdown.count("could not be drawn from this folder's files") >= 2
+    assert "## Training" in markdown and "What Keras did for you" in markdown
 
 
 @pytest.mark.mnist
