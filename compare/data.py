@@ -212,6 +212,11 @@ def split_indices(
     val_index = np.sort(order[:val_size])
     train_index = order[val_size:]
     if limit_train is not None:
+        if limit_train > len(train_index):
+            raise DataError(
+                f"limit_train {limit_train} exceeds the {len(train_index)} training images left "
+                f"after the {val_size}-image validation split; give at most {len(train_index)}"
+            )
         train_index = train_index[:limit_train]
     return np.sort(train_index), val_index
 

@@ -26,6 +26,7 @@ def atomic_write_bytes(path: Path, content: bytes) -> None:
         temp.write_bytes(content)
 
 
+MODEL_TITLES = {"scratch": "scratch NumPy network", "keras": "Keras"}
 SECTIONS = (
     headline.headline, sections.training, sections.per_class, sections.confusion,
     sections.mistakes, sections.timing, sections.lockstep, sections.seeds, sections.weights,
@@ -43,7 +44,8 @@ def build_document(run_dir: Path) -> Document:
     place; the rest of the report is still written.
     """
     run = load_run(run_dir)
-    doc = Document(f"MNIST: scratch NumPy network vs Keras — {run.run_dir.resolve().name}")
+    names = " vs ".join(MODEL_TITLES[m] for m in run.models) or "no model"
+    doc = Document(f"MNIST: {names} — {run.run_dir.resolve().name}")
     headline.warnings(run, doc)
     for section in SECTIONS:
         try:

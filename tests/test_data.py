@@ -193,3 +193,12 @@ def test_real_standardize_uses_train_stats_only(mnist: MnistData):
     test_raw = mnist.test_images[:500].reshape(500, 784) / 255
     np.testing.assert_allclose(splits.x_test[:500], (test_raw - splits.mean) / splits.std)
     assert abs(splits.x_val.mean()) > 1e-6  # val/test are NOT re-centred on their own stats
+
+
+def test_limit_train_beyond_the_training_split_is_an_error():
+    from compare.data import DataError, split_indices
+
+    with pytest.raises(DataError, match="exceeds the 900 training images left"):
+        split_indices(1000, 100, seed=0, limit_train=901)
+    train, _ = split_indices(1000, 100, seed=0, limit_train=900)
+    assert len(train) == 900

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from compare.cli import non_negative_int
 from scratch.config import ModelConfig
 from scratch.network import Network
 
@@ -53,7 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--blas-threads",
-        type=int,
+        type=non_negative_int,
         default=1,
         help="OpenBLAS threads for NumPy (default 1: on a shared 2-core machine more threads "
         "spin against each other and run 2-20x slower); 0 leaves OpenBLAS's default",
