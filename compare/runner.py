@@ -110,7 +110,7 @@ def _all_seeds(
     """Train and evaluate each seed in turn; write the first seed's files. Stops early
     when interrupted. Returns (status, the first seed's tracks, result, evaluations)."""
     out, splits = base["out"], base["splits"]
-    status = "complete"
+    status, first = "complete", ()
     for number, seed in enumerate(config.seed_list):
         title = f"seed {seed} " if config.seeds > 1 else ""
         tracks = build_tracks(config, seed, factories)
@@ -120,7 +120,10 @@ def _all_seeds(
                 lockstep=config.lockstep, progress=progress, title=title,
             )  # fmt: skip
         except Diverged as error:
-            _write_diverged(base, tracks, error)
+            if number == 0:
+                _write_diverged(base, tracks, error)
+            else:  # the earlier seeds' files are complete: keep them, say which seed failed
+                _write_diverged_later_seed(base, first, per_seed, error, seed)
             raise
         outcomes = {name: evaluate_on_test(track.model, splits) for name, track in tracks.items()}
         if number == 0:
@@ -168,6 +171,19 @@ def _write_diverged(base: dict[str, Any], tracks: dict[str, Track], error: Diver
     summary["error"] = str(error)
     summary["diverged"] = {"model": error.model, "epoch": error.epoch, "step": error.step}
     runfolder.write_json(out / "summary.json", summary)
+
+
+def _write_diverged_later_seed(
+    base: dict[str, Any], first: tuple, per_seed: list[dict[str, Any]], error: Diverged, seed: int
+) -> None:
+    """A seed after the first diverged: the folder keeps the first seed's files and
+    models, and the statistics of the seeds that completed; status "diverged"."""
+    summary = build_summary(base, "diverged", *first, per_seed)
+    summary["error"] = f"seed {seed}: {error}"
+    summary["diverged"] = {
+        "model": error.model, "epoch": error.epoch, "step": error.step, "seed": seed,
+    }  # fmt: skip
+    runfolder.write_json(base["out"] / "summary.json", summary)
 
 
 def _render_report(out: Path, progress: Progress) -> None:

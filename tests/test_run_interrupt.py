@@ -12,6 +12,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from compare.cli import main
@@ -124,3 +125,33 @@ def test_a_seed_cut_short_is_left_out_of_the_seed_statistics(mnist_dir, tmp_path
     assert [row["seed"] for row in read_rows(out / "seeds.csv")] == ["0"]
     seed0 = summary["models"]["scratch"]["test_accuracy"]
     assert multi["per_model"]["scratch"]["test_accuracy"]["mean"] == seed0
+
+
+def test_a_later_seed_that_diverges_keeps_the_first_seeds_results(mnist_dir, tmp_path):
+    config = small_config(mnist_dir, models=["scratch"], seeds=2, epochs=1)
+    built = {"count": 0}
+
+    class BlowsUpInSecondSeed(Network):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built["count"] += 1
+            self.number = built["count"]
+
+        def train_step(self, x_batch, y_batch):
+            if self.number == 2 and self.iterations == 10:
+                self.flat_params[:] = np.inf  # the weights blow up: the next loss is not finite
+            return super().train_step(x_batch, y_batch)
+
+    out = prepare_out_dir(tmp_path / "run", overwrite=False)
+    with pytest.raises(Exception, match="diverged"):
+        execute(config, out, quiet=True, report=False, factories={"scratch": BlowsUpInSecondSeed})
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged"]["seed"] == 1
+    assert summary["models"]["scratch"]["test_accuracy"] > 0.5  # seed 0, complete
+    assert summary["multi_seed"]["seeds"] == [0]
+    assert [row["epoch"] for row in read_rows(out / "metrics.csv")] == ["1"]  # seed 0's
+    assert (out / "scratch.npz").is_file()
+    from reports import render_report
+
+    markdown = render_report(out)["markdown"].read_text(encoding="utf-8")
+    assert "diverged" in markdown and "could not be drawn" not in markdown
