@@ -88,9 +88,19 @@ class KerasTwin:
             raise ValueError(f"x must be (n, {self.config.input_size}), got shape {x.shape}")
         return tf.constant(x, dtype=self._dtype)
 
-    @staticmethod
-    def _y(y: np.ndarray) -> tf.Tensor:
-        return tf.constant(np.asarray(y, dtype=np.int64))
+    def _y(self, y: np.ndarray) -> tf.Tensor:
+        return tf.constant(self._labels(y))
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """Integer labels 0..9 as int64, checked as the scratch network checks them:
+        tf.one_hot would turn a label of 10 or -1 into an all-zero row, silently."""
+        y = np.asarray(y)
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise ValueError(f"y must be integer labels, shape (n,), got {y.dtype} {y.shape}")
+        top = self.config.output_size - 1
+        if len(y) and (y.min() < 0 or y.max() > top):
+            raise ValueError(f"labels must be in 0..{top}, got {y.min()}..{y.max()}")
+        return y.astype(np.int64, copy=False)
 
     def train_step(self, x_batch: np.ndarray, y_batch: np.ndarray) -> float:
         """One optimizer step on this batch; the batch loss before the update.
@@ -122,7 +132,7 @@ class KerasTwin:
         dtype); the accuracy exactly, from `predict`. Run under `floatx(dtype)` because
         `evaluate`, like `fit`, casts float inputs to floatx."""
         X = np.asarray(x, dtype=self.config.dtype)
-        Y = np.eye(self.config.output_size, dtype=self.config.dtype)[np.asarray(y)]
+        Y = np.eye(self.config.output_size, dtype=self.config.dtype)[self._labels(y)]
         with floatx(self.config.dtype):
             logs = self.model.evaluate(X, Y, batch_size=batch_size, verbose=0, return_dict=True)
         accuracy = float(np.mean(self.predict(X) == np.asarray(y)))

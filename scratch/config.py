@@ -80,6 +80,11 @@ class ModelConfig:
         _require_choice("dtype", self.dtype, DTYPES)
         _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _require_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        if self.optimizer in ("momentum", "nesterov") and self.momentum == 0:
+            raise ConfigError(
+                f"optimizer {self.optimizer!r} needs momentum > 0 (with 0 it is plain SGD: "
+                "use optimizer 'sgd')"
+            )
         _require_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
         _require_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         _require_number("epsilon", self.epsilon, low=0.0, low_open=True)

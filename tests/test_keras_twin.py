@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from scratch.config import OPTIMIZERS, ModelConfig
+from scratch.config import OPTIMIZERS, ConfigError, ModelConfig
 
 pytestmark = pytest.mark.keras
 
@@ -189,3 +189,24 @@ def test_bad_keras_file_gives_one_line_error(tmp_path, name, content, message):
 def test_save_needs_keras_suffix(tmp_path):
     with pytest.raises(ModelFileError, match="must end in .keras"):
         KerasTwin(small_config()).save(tmp_path / "model.h5")
+
+
+@pytest.mark.keras
+def test_twin_rejects_labels_out_of_range_as_scratch_does():
+    from keras_baseline import KerasTwin
+
+    twin = KerasTwin(ModelConfig(input_size=12, hidden_sizes=(8,), output_size=10), seed=0)
+    x = np.zeros((4, 12), np.float32)
+    for bad in (np.array([0, 1, 2, 10]), np.array([0, -1, 2, 3])):
+        with pytest.raises(ValueError, match=r"labels must be in 0\.\.9"):
+            twin.train_step(x, bad)
+        with pytest.raises(ValueError, match=r"labels must be in 0\.\.9"):
+            twin.evaluate(x, bad)
+    with pytest.raises(ValueError, match="integer labels"):
+        twin.train_step(x, np.zeros(4))
+
+
+def test_momentum_optimizers_need_momentum():
+    with pytest.raises(ConfigError, match="needs momentum > 0"):
+        ModelConfig(optimizer="nesterov", momentum=0.0)
+    assert ModelConfig(optimizer="sgd", momentum=0.0).momentum == 0.0
