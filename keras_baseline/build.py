@@ -16,7 +16,9 @@ A fourth float32 detour is kept on purpose.
    dtype floatx and casts Python hyperparameters through float32
    (`ops.cast(0.9, "float64")` is `float64(float32(0.9))`), so a float64 Keras
    model steps with lr = float64(float32(lr)) and momentum/beta = float64(float32(.)).
-   That is what every stock Keras program does; scratch/optimizers.py reproduces it,
+   That is what every Keras program that sets the dtype per layer and leaves floatx
+   at float32 gets (one that calls `set_floatx("float64")` would not);
+   scratch/optimizers.py reproduces it,
    and we pin it by creating the optimizer under `floatx("float32")` so a global
    `set_floatx` elsewhere in the process cannot silently change it.
    With `lr_decay > 0` the optimizer gets an `InverseTimeDecay` schedule instead of a

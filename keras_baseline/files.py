@@ -1,7 +1,7 @@
 """Save and load the Keras twin as `.keras` files: atomically, and safely.
 
 Keras refuses to save to a name that does not end in `.keras`, so the temporary
-file is `.<name>.<pid>.tmp.keras` in the target folder, then `os.replace`d onto
+file is `.<name>.<random>.keras` (mkstemp) in the target folder, then `os.replace`d onto
 the target (atomic on one file system: readers see the old file or the new one,
 never half a zip).
 """
@@ -58,10 +58,10 @@ def load_twin_model(path: str | Path) -> keras.Model:
         with floatx(OPTIMIZER_FLOATX):
             model = keras.saving.load_model(source, compile=True, safe_mode=True)
         config = config_from_model(model)
+        compile_model(model, config, optimizer=model.optimizer)
     except Exception as error:  # Keras raises many types; the user needs one line.
         first_line = (
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise ModelFileError(f"{source}: cannot load the Keras model: {first_line[:200]}") from None
-    compile_model(model, config, optimizer=model.optimizer)
     return model

@@ -120,7 +120,9 @@ class KerasTwin:
         parts = [
             self._forward_fn(X[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.config.output_size))
+        if not parts:
+            return np.zeros((0, self.config.output_size), dtype=self.config.dtype)
+        return np.concatenate(parts)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted digits (n,) int64."""

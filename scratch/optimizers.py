@@ -12,8 +12,9 @@ to 1e-10:
   SGD's `momentum` and Adam's `beta_1`/`beta_2` in the bias-correction powers
   (and the L2 factor, see network.py). `keras_cast` below does the same.
 - The learning rate lives in a Variable of dtype `keras.config.floatx()`, which
-  is "float32" unless the process changes it globally; we assume it does not
-  (the twin sets float64 per layer and per loss). So lr -> float64(float32(lr)).
+  is "float32" unless the process changes it globally. The twin sets float64 per
+  layer and per loss, and builds its optimizer under floatx float32 (the
+  `OPTIMIZER_FLOATX` pin in keras_baseline/build.py), so lr -> float64(float32(lr)).
 - Python floats combined with a tensor (`1 - beta_1`, `1 - beta_2`, `epsilon`)
   are "weak" and take the tensor's dtype directly: no float32 detour.
 - A decaying learning rate (`lr_decay > 0`) is Keras's `InverseTimeDecay`
