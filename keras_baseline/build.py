@@ -152,6 +152,10 @@ def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
     """A compiled `Input(784) -> Dense(h, act) ... -> Dense(10, softmax|sigmoid)` model.
 
     Initial weights depend only on `seed` (via `keras.utils.set_random_seed`).
+    Note the side effects on the whole process: that call reseeds Python's, NumPy's
+    global and TensorFlow's random generators, and `enable_determinism` switches on
+    TensorFlow's op determinism. (The scratch network and the batch schedule use their
+    own `numpy.random.Generator`s, so they are not affected.)
     """
     enable_determinism(seed)
     regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
