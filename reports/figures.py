@@ -182,6 +182,9 @@ def lockstep_drift(run: RunData) -> Figure | None:
         return None
     fig = MplFigure(figsize=(7, 3.8))
     ax = fig.subplots()
+    missing = {"step", "max_abs_weight_diff"} - set(frame.columns)
+    if missing:  # a damaged lockstep.csv: the section turns this into a warning
+        raise KeyError(f"lockstep.csv has no column {', '.join(sorted(missing))}")
     floor = np.finfo(np.float64).tiny  # log scale cannot show an exact zero
     for column, style in (("max_abs_weight_diff", "-o"), ("max_rel_weight_diff", "--s")):
         if column in frame:
