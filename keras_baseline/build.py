@@ -241,4 +241,37 @@ def config_from_model(model: keras.Model) -> ModelConfig:
             fields.update(momentum=momentum)
     else:
         raise ValueError(f"unsupported optimizer {type(optimizer).__name__} in the Keras model")
-    return ModelConfig(**fields)
+    config = ModelConfig(**fields)
+    difference = _not_a_twin(model, config)
+    if difference:
+        raise ValueError(f"not an mnist-compare Keras twin: {difference}")
+    return config
+
+
+# Settings a twin never uses; a file that sets one would train by another rule.
+_OPTIMIZER_EXTRAS = ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
+
+
+def _not_a_twin(model: keras.Model, config: ModelConfig) -> str | None:
+    """What in `model` differs from the twin `build_keras_model(config)` would make
+    (read from the layers', loss's and optimizer's configs), or None."""
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    for index, layer in enumerate(dense):
+        wanted = config.output_activation if index == len(dense) - 1 else config.activation
+        regularizer = layer.kernel_regularizer
+        l2 = float(regularizer.l2) if isinstance(regularizer, keras.regularizers.L2) else 0.0
+        if layer.activation.__name__ != wanted:
+            return f"layer {layer.name} uses {layer.activation.__name__}, expected {wanted}"
+        if not layer.use_bias or layer.bias_regularizer is not None:
+            return f"layer {layer.name} has no plain bias"
+        if l2 != config.l2 or (regularizer is not None and l2 == 0.0):
+            return f"layer {layer.name} has another kernel regularizer"
+    loss = model.loss.get_config() if hasattr(model.loss, "get_config") else {}
+    if loss.get("from_logits") or loss.get("label_smoothing"):
+        return "the loss uses from_logits or label_smoothing"
+    options = model.optimizer.get_config()
+    extras = [name for name in _OPTIMIZER_EXTRAS if options.get(name)]
+    extras += [name for name in ("use_ema", "amsgrad") if options.get(name)]
+    if extras:
+        return f"the optimizer sets {', '.join(extras)}"
+    return None

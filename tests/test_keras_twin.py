@@ -210,3 +210,28 @@ def test_momentum_optimizers_need_momentum():
     with pytest.raises(ConfigError, match="needs momentum > 0"):
         ModelConfig(optimizer="nesterov", momentum=0.0)
     assert ModelConfig(optimizer="sgd", momentum=0.0).momentum == 0.0
+
+
+@pytest.mark.parametrize("change", ["activation", "clipnorm", "label_smoothing"])
+def test_a_keras_file_that_is_not_a_twin_is_refused(tmp_path, change):
+    import keras
+
+    config = small_config(dtype="float32")
+    model = KerasTwin(config).model
+    if change == "activation":  # logits out, where the twin has softmax
+        model.layers[-1].activation = keras.activations.get("linear")
+    if change == "clipnorm":
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, clipnorm=1.0), loss=model.loss, jit_compile=False
+        )
+    if change == "label_smoothing":
+        model.compile(
+            optimizer=model.optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            jit_compile=False,
+        )
+    path = tmp_path / "foreign.keras"
+    model.save(path)
+    with pytest.raises(ModelFileError, match="not an mnist-compare Keras twin") as error:
+        KerasTwin.load(path)
+    assert "\n" not in str(error.value)
