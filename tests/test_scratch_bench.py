@@ -81,3 +81,12 @@ def test_bad_repeats_is_a_one_line_error(capsys):
     assert main(["bench", "--repeats", "0", "--no-keras"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "mnist-compare: error: --repeats must be at least 1, got 0"
+
+
+def test_interleaved_times_keeps_every_timing_in_turns():
+    calls = []
+    times = bench.interleaved_times(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 4
+    )
+    assert calls == ["a", "b"] * 4
+    assert {name: len(values) for name, values in times.items()} == {"a": 4, "b": 4}
