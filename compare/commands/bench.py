@@ -11,7 +11,8 @@ split), 784-128-10 relu + SGD:
    sizes, after a warm-up epoch on a subset so tracing is not timed, verbose=0.
 
 Each timing is repeated (`--repeats`) and the best is kept: the machine is shared,
-so the minimum is the least disturbed measurement. The figures for one batch size
+so the minimum is the least disturbed measurement; the `spread` column (median over
+best) shows how disturbed the repeats were. The figures for one batch size
 are timed in turns (ideal, scratch, Keras, ideal, ...) so each ratio compares
 runs made under the same background load. NumPy runs with OPENBLAS_NUM_THREADS=1
 unless `--blas-threads` says otherwise (see that option). Ratios printed at the end:
