@@ -17,8 +17,9 @@ def warnings(run: RunData, doc: Document) -> None:
         status = summary.get("status", "unknown")
         doc.add(
             Paragraph(
-                f"**RUN {str(status).upper()}**: this run did not finish. The numbers below "
-                "describe the epochs that completed before it stopped, not the configured run.",
+                f"**RUN {str(status).upper()}**: this run did not finish. The per-epoch figures "
+                "cover the epochs that completed; the test results describe the models as they "
+                "were when it stopped (possibly mid-epoch), not the configured run.",
                 kind="warning",
             )
         )
