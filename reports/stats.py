@@ -7,10 +7,12 @@ so the report is consistent with the files a reader can open themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 
 import numpy as np
 import pandas as pd
+
+# One McNemar implementation for the run and its report (compare.metrics is NumPy only).
+from compare.metrics import mcnemar_exact as mcnemar_exact_p
 
 SIGNIFICANCE = 0.05
 
@@ -46,16 +48,6 @@ def classification_report(confusion: np.ndarray) -> pd.DataFrame:
     )
     frame["support"] = frame["support"].astype(np.int64)
     return frame
-
-
-def mcnemar_exact_p(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
-    n = only_a + only_b
-    if n == 0:
-        return 1.0
-    k = min(only_a, only_b)
-    tail = sum(comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2.0 * tail)
 
 
 def agreement_from_predictions(predictions: pd.DataFrame) -> dict[str, float]:
