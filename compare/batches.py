@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratch.config import is_integer
+
 
 @dataclass(frozen=True)
 class BatchSchedule:
@@ -28,9 +30,9 @@ class BatchSchedule:
 
     def __post_init__(self) -> None:
         for field, value in (("n_samples", self.n_samples), ("batch_size", self.batch_size)):
-            if not _is_int(value) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{field} must be a positive integer, got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_integer(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.drop_last and self.batch_size > self.n_samples:
             raise ValueError(
@@ -44,7 +46,7 @@ class BatchSchedule:
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
         """The index arrays of epoch `epoch` (0-based), each (batch_size,) int64."""
-        if not _is_int(epoch) or epoch < 0:
+        if not is_integer(epoch) or epoch < 0:
             raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
         order = np.random.default_rng((self.seed, epoch)).permutation(self.n_samples)
         stops = range(self.batch_size, self.n_samples + self.batch_size, self.batch_size)
@@ -57,8 +59,3 @@ class BatchSchedule:
         """Each epoch's batches in turn, for epochs `start` .. `start + n_epochs - 1`."""
         for epoch in range(start, start + n_epochs):
             yield self.epoch(epoch)
-
-
-def _is_int(value: object) -> bool:
-    """A real integer (Python or NumPy), not a bool or a float."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)

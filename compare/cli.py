@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # (name, one-line help). The order is the order shown in --help.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
@@ -64,15 +64,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (seeds, counts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `low`, else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+        return value
+
+    return parse
+
+
+non_negative_int = int_at_least(0)  # seeds, thread counts
+positive_int = int_at_least(1)  # steps, batch sizes
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

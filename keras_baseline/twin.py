@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_baseline.build import build_keras_model, config_from_model, floatx
 from keras_baseline.files import load_twin_model, save_model_atomic
 from scratch.config import ModelConfig
+from scratch.network import check_labels
 
 
 class KerasTwin:
@@ -88,30 +89,20 @@ class KerasTwin:
             raise ValueError(f"x must be (n, {self.config.input_size}), got shape {x.shape}")
         return tf.constant(x, dtype=self._dtype)
 
-    def _y(self, y: np.ndarray) -> tf.Tensor:
-        return tf.constant(self._labels(y))
-
-    def _labels(self, y: np.ndarray) -> np.ndarray:
-        """Integer labels 0..9 as int64, checked as the scratch network checks them:
-        tf.one_hot would turn a label of 10 or -1 into an all-zero row, silently."""
-        y = np.asarray(y)
-        if y.ndim != 1 or y.dtype.kind not in "iu":
-            raise ValueError(f"y must be integer labels, shape (n,), got {y.dtype} {y.shape}")
-        top = self.config.output_size - 1
-        if len(y) and (y.min() < 0 or y.max() > top):
-            raise ValueError(f"labels must be in 0..{top}, got {y.min()}..{y.max()}")
-        return y.astype(np.int64, copy=False)
+    def _y(self, y: np.ndarray, n_samples: int) -> tf.Tensor:
+        """Labels checked as the scratch network checks them, as an int64 tensor."""
+        return tf.constant(check_labels(y, n_samples, self.config.output_size).astype(np.int64))
 
     def train_step(self, x_batch: np.ndarray, y_batch: np.ndarray) -> float:
         """One optimizer step on this batch; the batch loss before the update.
         `last_batch_correct` is then the number of right predictions before the update."""
-        loss, correct = self._train_fn(self._x(x_batch), self._y(y_batch))
+        loss, correct = self._train_fn(self._x(x_batch), self._y(y_batch, len(x_batch)))
         self.last_batch_correct = int(correct)
         return float(loss)
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Loss (data + L2) and its gradients in `get_weights()` order; no update."""
-        loss, gradients = self._grad_fn(self._x(x), self._y(y))
+        loss, gradients = self._grad_fn(self._x(x), self._y(y, len(x)))
         return float(loss), [g.numpy() for g in gradients]
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
@@ -134,10 +125,11 @@ class KerasTwin:
         dtype); the accuracy exactly, from `predict`. Run under `floatx(dtype)` because
         `evaluate`, like `fit`, casts float inputs to floatx."""
         X = np.asarray(x, dtype=self.config.dtype)
-        Y = np.eye(self.config.output_size, dtype=self.config.dtype)[self._labels(y)]
+        labels = check_labels(y, len(X), self.config.output_size)
+        Y = np.eye(self.config.output_size, dtype=self.config.dtype)[labels]
         with floatx(self.config.dtype):
             logs = self.model.evaluate(X, Y, batch_size=batch_size, verbose=0, return_dict=True)
-        accuracy = float(np.mean(self.predict(X) == np.asarray(y)))
+        accuracy = float(np.mean(self.predict(X) == labels))
         return float(logs["loss"]), accuracy
 
     def get_weights(self) -> list[np.ndarray]:

@@ -62,7 +62,7 @@ class ModelConfig:
         object.__setattr__(self, "hidden_sizes", _as_sizes(self.hidden_sizes))
         for name in ("input_size", "output_size"):
             value = getattr(self, name)
-            if _is_integer(value):
+            if is_integer(value):
                 object.__setattr__(self, name, int(value))
         self._validate()
 
@@ -125,7 +125,7 @@ class ModelConfig:
         return cls(**data)
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
     """An int or NumPy integer, but not a bool (True is an int in Python)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -133,18 +133,18 @@ def _is_integer(value: Any) -> bool:
 def _as_sizes(hidden: Any) -> tuple:
     """hidden_sizes as a tuple: ints become plain ints, anything else is left for
     `_validate` to reject with a message that names it."""
-    if _is_integer(hidden):
+    if is_integer(hidden):
         return (int(hidden),)
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
         raise ConfigError(
             f"hidden_sizes must be a list of positive integers, e.g. [128] or [256, 128], "
             f"got {hidden!r}"
         )
-    return tuple(int(size) if _is_integer(size) else size for size in hidden)
+    return tuple(int(size) if is_integer(size) else size for size in hidden)
 
 
 def _require_positive_int(name: str, value: Any) -> None:
-    if not _is_integer(value) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 

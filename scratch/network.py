@@ -258,19 +258,24 @@ class Network:
 
     def _check_data(self, x: Array, y: Array) -> tuple[Array, Array]:
         X = self._check_inputs(x)
-        y = y if type(y) is np.ndarray else np.asarray(y)
-        if y.shape != (len(X),) or y.dtype.kind not in "iu":  # signed or unsigned integers
-            raise ValueError(
-                f"y must be {len(X)} integer labels, shape ({len(X)},), got {y.dtype} {y.shape}"
-            )
-        if len(y) == 0:
-            raise ValueError("empty batch: x and y hold no samples")
-        low, high = np.minimum.reduce(y), np.maximum.reduce(y)
-        if low < 0 or high >= self.config.output_size:
-            raise ValueError(
-                f"labels must be in 0..{self.config.output_size - 1}, got {low}..{high}"
-            )
-        return X, y
+        return X, check_labels(y, len(X), self.config.output_size)
+
+
+def check_labels(y: Array, n_samples: int, n_classes: int) -> Array:
+    """`y` as an integer array of `n_samples` labels in 0..n_classes-1, else ValueError.
+    (The Keras twin checks its labels with this too: tf.one_hot would silently turn a
+    label of 10 or -1 into a row of zeros.)"""
+    y = y if type(y) is np.ndarray else np.asarray(y)
+    if y.shape != (n_samples,) or y.dtype.kind not in "iu":  # signed or unsigned integers
+        raise ValueError(
+            f"y must be {n_samples} integer labels, shape ({n_samples},), got {y.dtype} {y.shape}"
+        )
+    if n_samples == 0:
+        raise ValueError("empty batch: x and y hold no samples")
+    low, high = np.minimum.reduce(y), np.maximum.reduce(y)
+    if low < 0 or high >= n_classes:
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {low}..{high}")
+    return y
 
 
 def _flat_with_views(arrays: list[Array], dtype: np.dtype) -> tuple[Array, list[Array]]:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from compare.cli import non_negative_int
+from compare.cli import non_negative_int, positive_int
 from scratch.config import DTYPES, OPTIMIZERS
 
 
@@ -36,16 +36,6 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare check`."""
     parser.add_argument(
@@ -57,10 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--data-dir", help="folder with the MNIST files (default: $MNIST_DATA_DIR or the cache)"
     )
     parser.add_argument(
-        "--steps", type=_positive, help="lockstep steps (default: one full epoch; 200 with --quick)"
+        "--steps",
+        type=positive_int,
+        help="lockstep steps (default: one full epoch; 200 with --quick)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive, default=32, help="mini-batch size (default 32)"
+        "--batch-size", type=positive_int, default=32, help="mini-batch size (default 32)"
     )
     parser.add_argument(
         "--optimizers",
