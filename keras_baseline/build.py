@@ -18,7 +18,7 @@ A fourth float32 detour is kept on purpose.
    model steps with lr = float64(float32(lr)) and momentum/beta = float64(float32(.)).
    That is what every Keras program that sets the dtype per layer and leaves floatx
    at float32 gets (one that calls `set_floatx("float64")` would not);
-   scratch/optimizers.py reproduces it,
+   scratch/keras_rounding.py reproduces it,
    and we pin it by creating the optimizer under `floatx("float32")` so a global
    `set_floatx` elsewhere in the process cannot silently change it.
    With `lr_decay > 0` the optimizer gets an `InverseTimeDecay` schedule instead of a
@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from scratch.config import ModelConfig
+from scratch.layers import ACTIVATION_LAYERS, make_layer
 
 
 def make_initializer(init: str) -> keras.initializers.Initializer:
@@ -106,7 +107,7 @@ def make_learning_rate(config: ModelConfig) -> float | keras.optimizers.schedule
     """A plain float (the optimizer keeps it in a float32 Variable) without decay;
     with `lr_decay > 0`, `InverseTimeDecay(lr, decay_steps=1, decay_rate=lr_decay)`,
     which the optimizer evaluates at its `iterations` before each update, in float32
-    (scratch/optimizers.py, `keras_decayed_learning_rate`)."""
+    (scratch/keras_rounding.py, `keras_decayed_learning_rate`)."""
     if not config.lr_decay:
         return float(config.learning_rate)
     return keras.optimizers.schedules.InverseTimeDecay(
@@ -149,7 +150,8 @@ def compile_model(model: keras.Model, config: ModelConfig, optimizer=None) -> No
 
 
 def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
-    """A compiled `Input(784) -> Dense(h, act) ... -> Dense(10, softmax|sigmoid)` model.
+    """A compiled Keras model of the config's layer stack, e.g. `Input(784) -> Dense(128,
+    relu) -> Dense(10, softmax)`, one Keras layer per scratch layer (`keras_layers`).
 
     Initial weights depend only on `seed` (via `keras.utils.set_random_seed`).
     Note the side effects on the whole process: that call reseeds Python's, NumPy's
@@ -158,24 +160,71 @@ def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
     own `numpy.random.Generator`s, so they are not affected.)
     """
     enable_determinism(seed)
-    regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
     inputs = keras.Input(shape=(config.input_size,), dtype=config.dtype, name="pixels")
     x = inputs
-    n_layers = len(config.layer_sizes) - 1
-    for index, units in enumerate(config.layer_sizes[1:]):
-        last = index == n_layers - 1
-        x = keras.layers.Dense(
-            units,
-            activation=config.output_activation if last else config.activation,
-            kernel_initializer=make_initializer(config.init),
-            kernel_regularizer=regularizer,
-            dtype=config.dtype,
-            name="output" if last else f"hidden_{index + 1}",
-        )(x)
+    for layer in keras_layers(config):
+        x = layer(x)
     model = keras.Model(inputs, x, name="keras_twin")
     compile_model(model, config)
     model.optimizer.build(model.trainable_variables)
     return model
+
+
+def _dense(units: int, activation: str | None, config: ModelConfig, name: str):
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=make_initializer(config.init),
+        kernel_regularizer=regularizer,
+        dtype=config.dtype,
+        name=name,
+    )
+
+
+def _activation(name: str, config: ModelConfig, layer_name: str):
+    return keras.layers.Activation(name, dtype=config.dtype, name=layer_name)
+
+
+# The one table from a scratch layer (by its spec name) to its Keras layer.
+# Each entry: (scratch layer, activation or None, config, layer name) -> Keras layer.
+KERAS_LAYERS = {
+    "dense": lambda layer, activation, config, name: _dense(layer.units, activation, config, name),
+    "relu": lambda layer, activation, config, name: _activation("relu", config, name),
+    "sigmoid": lambda layer, activation, config, name: _activation("sigmoid", config, name),
+    "tanh": lambda layer, activation, config, name: _activation("tanh", config, name),
+}
+TAKES_ACTIVATION = ("dense",)  # Keras layers with an `activation` argument
+
+
+def keras_layers(config: ModelConfig) -> list[keras.layers.Layer]:
+    """The Keras layers of the config's stack, through `KERAS_LAYERS`.
+
+    An activation right after a Dense layer becomes that layer's `activation=` (as
+    Keras code is usually written; it is the same function, so the same numbers),
+    and the last Dense layer gets the loss's output activation (softmax or sigmoid).
+    Dense layers are named hidden_1, hidden_2, ..., output.
+    """
+    specs = config.layer_specs
+    built, dense_count, index = [], 0, 0
+    while index < len(specs):
+        layer = make_layer(specs[index])
+        kind = type(layer).spec_name
+        if kind not in KERAS_LAYERS:
+            raise ValueError(f"layer {specs[index]!r} has no Keras twin (see KERAS_LAYERS)")
+        last = index == len(specs) - 1
+        following = specs[index + 1] if not last else None
+        activation = config.output_activation if last else None
+        if kind in TAKES_ACTIVATION and following in ACTIVATION_LAYERS:
+            activation, index = following, index + 1
+        if kind in TAKES_ACTIVATION:
+            dense_count += 1
+            name = "output" if last else f"hidden_{dense_count}"
+        else:
+            name = f"{kind}_{index + 1}"
+        built.append(KERAS_LAYERS[kind](layer, activation, config, name))
+        index += 1
+    return built
 
 
 def _learning_rate_fields(value: Any) -> dict[str, float]:

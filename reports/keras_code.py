@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+# The Keras initializer that draws as scratch's `init` does (keras_baseline/build.py,
+# make_initializer): scratch's "normal" is the textbook N(0, 1/fan_in), not Keras's
+# "normal" alias, which is RandomNormal(stddev=0.05).
+KERAS_INITIALIZERS = {
+    "glorot_uniform": '"glorot_uniform"',
+    "he_normal": '"he_normal"',
+    "normal": 'keras.initializers.VarianceScaling(\n        scale=1.0, mode="fan_in", '
+    'distribution="untruncated_normal")',
+}
+
 
 def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, str]:
     """The Keras code replacing each step, filled in with this run's config."""
-    hidden = model.get("hidden_sizes", [128])
-    act, init = model.get("activation", "relu"), model.get("init", "glorot_uniform")
     out_act = "softmax" if model.get("loss", "crossentropy") == "crossentropy" else "sigmoid"
+    init = str(model.get("init", "glorot_uniform"))
+    initializer = KERAS_INITIALIZERS.get(init, f'"{init}"')
     l2 = float(model.get("l2", 0.0) or 0.0)
     reg = f", kernel_regularizer=keras.regularizers.L2({l2:g})" if l2 else ""
     loss = (
@@ -22,28 +32,56 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
         if out_act == "softmax"
         else '"mean_squared_error"  # on one-hot labels'
     )
-    optimizer = _keras_optimizer(model)
+    layers = keras_layer_lines(layer_specs(model), out_act)
     batch = run_config.get("batch_size", 32)
     epochs = run_config.get("epochs", 1)
-    dense = [
-        f'keras.layers.Dense({h}, activation="{act}",\n'
-        f'    kernel_initializer="{init}", bias_initializer="zeros"{reg})'
-        for h in hidden
-    ]
     return {
-        "Initialization": "\n".join(dense),
+        "Initialization": f"keras.layers.Dense(units, kernel_initializer={initializer},\n"
+        f'    bias_initializer="zeros"{reg})',
         "Forward pass": "model = keras.Sequential([\n    keras.Input((784,)),\n"
-        + "".join(f'    keras.layers.Dense({h}, activation="{act}"),\n' for h in hidden)
-        + f'    keras.layers.Dense(10, activation="{out_act}"),\n])\nprobabilities = model(x)',
+        + "".join(f"    {line},\n" for line in layers)
+        + "])\nprobabilities = model(x)",
         "Loss": f"model.compile(loss={loss}, ...)",
         "Gradients (backpropagation)": "# nothing to write: fit() runs\n"
         "grads = tape.gradient(loss, model.trainable_weights)",
-        "Parameter update": f"{_schedule_line(model)}model.compile(optimizer={optimizer}, ...)",
+        "Parameter update": f"{_schedule_line(model)}"
+        f"model.compile(optimizer={_keras_optimizer(model)}, ...)",
         "One training step": "model.train_on_batch(x_batch, y_batch)",
         "Batching": f"model.fit(x_train, y_train, batch_size={batch}, epochs={epochs}, "
         "shuffle=True)",
         "Metrics": 'model.compile(metrics=["accuracy"], ...)\nmodel.evaluate(x_test, y_test)',
     }
+
+
+def layer_specs(model: dict[str, Any]) -> list[str]:
+    """The run's layer stack as specs (`layers`, or the MLP that hidden_sizes describes)."""
+    if model.get("layers"):
+        return [str(spec) for spec in model["layers"]]
+    specs: list[str] = []
+    for units in model.get("hidden_sizes", [128]):
+        specs += [f"dense{units}", str(model.get("activation", "relu"))]
+    return [*specs, f"dense{model.get('output_size', 10)}"]
+
+
+def keras_layer_lines(specs: list[str], output_activation: str) -> list[str]:
+    """One Keras layer per spec, as keras_baseline builds it: an activation right after a
+    Dense layer is its `activation=`, and the last Dense layer gets the output activation."""
+    lines: list[str] = []
+    for index, spec in enumerate(specs):
+        if spec.startswith("dense"):
+            following = specs[index + 1] if index + 1 < len(specs) else output_activation
+            activation = following if following in ACTIVATIONS + (output_activation,) else None
+            argument = f', activation="{activation}"' if activation else ""
+            lines.append(f"keras.layers.Dense({spec[len('dense') :]}{argument})")
+        elif spec in ACTIVATIONS and index > 0 and specs[index - 1].startswith("dense"):
+            continue  # folded into the Dense layer before it
+        else:
+            known = spec in ACTIVATIONS
+            lines.append(f'keras.layers.Activation("{spec}")' if known else f"# {spec}")
+    return lines
+
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
 
 
 def _schedule_line(model: dict[str, Any]) -> str:

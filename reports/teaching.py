@@ -5,8 +5,8 @@ The scratch code is excerpted from its source *at render time* with
 `inspect.getsource`, so the report shows the code as it is on disk now. Each step
 names where its code lives (dotted paths, some filled in from the run's config: the
 activation, initializer, optimizer and loss actually used); a missing symbol is said
-so in the report instead of crashing it. Only `scratch` and `compare.batches` are
-imported (NumPy only), never TensorFlow.
+so in the report instead of crashing it. Only `scratch` is imported (NumPy only),
+never TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from reports.document import Code, SideBySide
 from reports.keras_code import keras_lines
 
 MAX_EXCERPT_LINES = 60
-NET = "scratch.network.Network"
+NET = "scratch.network.Sequential"
 OPTIMIZER_CLASSES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam"}
+ACTIVATION_CLASSES = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+OUTPUT_CLASSES = {"crossentropy": "SoftmaxCrossEntropy", "mse": "SigmoidMSE"}
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,8 @@ class Step:
     """One training step: what it does, and where the scratch code for it lives.
 
     `sources` is a list of groups; each group lists alternative dotted paths (the
-    first one found wins). Paths may use {activation}, {init}, {optimizer}, {loss} and
-    {output}, filled in from the run's model config.
+    first one found wins). Paths may use {activation}, {init}, {optimizer} and
+    {output} (the output-and-loss pair), filled in from the run's model config.
     """
 
     title: str
@@ -43,7 +45,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step(
         "Initialization",
-        (("scratch.initializers.{init}",), ("scratch.initializers.init_params",)),
+        (("scratch.initializers.{init}",), ("scratch.layers.Dense.build",)),
         "Draw each kernel from the configured scheme and set every bias to zero (Glorot "
         "uniform draws from U(±sqrt(6 / (fan_in + fan_out)))). Keras does this when it "
         "builds each Dense layer.",
@@ -51,34 +53,38 @@ STEPS: tuple[Step, ...] = (
     Step(
         "Forward pass",
         (
-            (f"{NET}._forward", f"{NET}.forward"),
-            ("scratch.activations.{activation}",),
-            ("scratch.activations.{output}",),
+            (f"{NET}.forward",),
+            ("scratch.layers.Dense.forward",),
+            ("scratch.layers.{activation}.forward",),
         ),
-        "Multiply by the kernel, add the bias, apply the activation, layer by layer; the "
-        "output layer is softmax (crossentropy) or sigmoid (mse). Keras: calling the model.",
+        "Each layer's forward pass, first to last: the Dense layer multiplies by its kernel "
+        "and adds its bias, the activation layer after it applies the nonlinearity. Keras: "
+        "calling the model.",
     ),
     Step(
         "Loss",
         (
-            ("scratch.losses.{loss}_forward",),
+            (f"{NET}.loss",),
+            ("scratch.losses.{output}.forward",),
             ("scratch.losses.batch_mean",),
             ("scratch.losses.l2_penalty",),
         ),
-        "The mean over the batch of the per-sample loss, plus `l2 * sum(W**2)` over the kernels. "
-        "Keras: the loss given to compile() and each layer's kernel_regularizer.",
+        "The output activation (softmax or sigmoid) with its loss, averaged over the batch, "
+        "plus `l2 * sum(W**2)` over the kernels. Keras: the loss given to compile() and each "
+        "layer's kernel_regularizer.",
     ),
     Step(
         "Gradients (backpropagation)",
         (
-            (f"{NET}._loss_and_backward", f"{NET}.backward"),
-            (f"{NET}._backward",),
-            ("scratch.losses.{loss}_backward",),
-            ("scratch.activations.{activation}_backward",),
+            (f"{NET}.backward",),
+            ("scratch.losses.{output}.backward",),
+            ("scratch.layers.Dense.backward",),
+            ("scratch.layers.{activation}.backward",),
         ),
-        "The chain rule from the output back: dZ at the output, then for each layer "
-        "dW = A_prev.T @ dZ, db = sum(dZ) and dA_prev = dZ @ W.T, through the activation's "
-        "derivative. Keras: automatic differentiation (tf.GradientTape) inside fit().",
+        "The chain rule from the output back: dZ from the output-and-loss pair, then each "
+        "layer's backward pass, last to first: the Dense layer gives dW = X.T @ dZ, "
+        "db = sum(dZ) and dX = dZ @ W.T, the activation multiplies by its derivative. "
+        "Keras: automatic differentiation (tf.GradientTape) inside fit().",
     ),
     Step(
         "Parameter update",
@@ -89,13 +95,13 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "One training step",
-        ((f"{NET}.train_step",), (f"{NET}._train_step",)),
+        ((f"{NET}._train_step",),),
         "Forward, loss, backward and update for one mini-batch; returns the loss computed "
         "before the update, as Keras's fit() logs it.",
     ),
     Step(
         "Batching",
-        (("compare.batches.BatchSchedule.epoch",), ("scratch.training.fit",)),
+        (("scratch.batches.BatchSchedule.epoch",), ("scratch.training.fit",)),
         "Shuffle the training indices each epoch and cut them into mini-batches; the last "
         "batch keeps the remainder. Keras: fit(batch_size=..., shuffle=True). In this "
         "project the runner feeds both models the same batches from one schedule.",
@@ -111,13 +117,11 @@ STEPS: tuple[Step, ...] = (
 
 def placeholders(model: dict[str, Any]) -> dict[str, str]:
     """Values for the {names} in `Step.sources`, from the run's model config."""
-    loss = str(model.get("loss", "crossentropy"))
     return {
-        "activation": str(model.get("activation", "relu")),
+        "activation": ACTIVATION_CLASSES.get(str(model.get("activation", "relu")), "ReLU"),
         "init": str(model.get("init", "glorot_uniform")),
         "optimizer": OPTIMIZER_CLASSES.get(str(model.get("optimizer", "sgd")), "SGD"),
-        "loss": loss,
-        "output": "softmax" if loss == "crossentropy" else "sigmoid",
+        "output": OUTPUT_CLASSES.get(str(model.get("loss", "crossentropy")), "SoftmaxCrossEntropy"),
     }
 
 

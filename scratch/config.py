@@ -1,9 +1,15 @@
 """The model config: the single source of truth for both networks.
 
 The scratch network is built from a `ModelConfig`, and so is its Keras twin
-(`keras_baseline`), so the two can never silently disagree on layer sizes,
-activation, loss, initializer, optimizer settings or dtype. Every field is
-validated here, up front, with an error that says what to do.
+(`keras_baseline`), so the two can never silently disagree on layers, loss,
+initializer, optimizer settings or dtype. Every field is validated here, up front,
+with an error that says what to do.
+
+The layer stack is a list of layer specs (layers.py): `("dense128", "relu",
+"dense10")`. The output activation is not in it: it comes with the loss (softmax
+for crossentropy, sigmoid for mse). For a multilayer perceptron the shorthand
+`hidden_sizes=(128,), activation="relu"` gives exactly that list; `layers`, when
+given, is the stack itself, and `hidden_sizes`/`activation` then describe it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from scratch.errors import ConfigError
+from scratch.layers import ACTIVATION_LAYERS, Dense, make_layer
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 # The loss fixes the output layer: crossentropy goes with softmax, mse with sigmoid
 # (the textbook "quadratic cost" network).
@@ -21,10 +30,6 @@ OUTPUT_ACTIVATION = {"crossentropy": "softmax", "mse": "sigmoid"}
 INITIALIZERS = ("glorot_uniform", "he_normal", "normal")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 DTYPES = ("float32", "float64")
-
-
-class ConfigError(ValueError):
-    """A bad hyperparameter or config key; the message is one line that says what to do."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class ModelConfig:
     l2: float = 0.0
     dtype: str = "float32"
     lr_decay: float = 0.0
+    layers: tuple[str, ...] = ()  # the layer specs; () means: built from hidden_sizes
 
     def __post_init__(self) -> None:
         # Accept one size or any sequence of sizes (a list from TOML, NumPy integers)
@@ -64,16 +70,52 @@ class ModelConfig:
             value = getattr(self, name)
             if is_integer(value):
                 object.__setattr__(self, name, int(value))
+        if self.layers:
+            self._take_layers()
         self._validate()
+
+    def _take_layers(self) -> None:
+        """Check the given stack and set hidden_sizes/activation from it."""
+        layers = self.layers
+        if isinstance(layers, str) or not hasattr(layers, "__iter__"):
+            raise ConfigError(f'layers must be a list of layer specs, e.g. ["dense128", "relu", '
+                              f'"dense10"], got {layers!r}')  # fmt: skip
+        layers = tuple(layers)
+        object.__setattr__(self, "layers", layers)
+        built = [make_layer(spec) for spec in layers]
+        _require_positive_int("input_size", self.input_size)
+        shape: tuple[int, ...] = (self.input_size,)
+        for layer in built:
+            shape = layer.output_shape(shape)
+        if not isinstance(built[-1], Dense) or built[-1].units != self.output_size:
+            raise ConfigError(
+                f"the last layer must be dense{self.output_size} (one unit per class; the loss "
+                f"adds the output activation), got {layers[-1]!r}"
+            )
+        hidden = tuple(layer.units for layer in built[:-1] if isinstance(layer, Dense))
+        kinds = {spec for spec in layers if spec in ACTIVATION_LAYERS}
+        activation = next(iter(kinds)) if len(kinds) == 1 else "mixed" if kinds else "none"
+        defaults = (ModelConfig.hidden_sizes, ModelConfig.activation)
+        given = (self.hidden_sizes, self.activation)
+        if given != defaults and given != (hidden, activation):
+            raise ConfigError(
+                f"layers {','.join(layers)} and hidden_sizes {list(self.hidden_sizes)} / "
+                f"activation {self.activation} disagree: give one or the other"
+            )
+        object.__setattr__(self, "hidden_sizes", hidden)
+        object.__setattr__(self, "activation", activation)
 
     def _validate(self) -> None:
         for name in ("input_size", "output_size"):
             _require_positive_int(name, getattr(self, name))
-        if not self.hidden_sizes:
-            raise ConfigError("hidden_sizes is empty: give at least one hidden layer, e.g. (128,)")
-        for size in self.hidden_sizes:
-            _require_positive_int("hidden_sizes", size)
-        _require_choice("activation", self.activation, ACTIVATIONS)
+        if not self.layers:
+            if not self.hidden_sizes:
+                raise ConfigError(
+                    "hidden_sizes is empty: give at least one hidden layer, e.g. (128,)"
+                )
+            for size in self.hidden_sizes:
+                _require_positive_int("hidden_sizes", size)
+            _require_choice("activation", self.activation, ACTIVATIONS)
         _require_choice("loss", self.loss, LOSSES)
         _require_choice("init", self.init, INITIALIZERS)
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -92,14 +134,31 @@ class ModelConfig:
         _require_number("lr_decay", self.lr_decay, low=0.0)
 
     @property
+    def layer_specs(self) -> tuple[str, ...]:
+        """The layer stack, e.g. ("dense128", "relu", "dense10"): `layers`, or the
+        multilayer perceptron that hidden_sizes and activation describe."""
+        return self.layers or _mlp_specs(self.hidden_sizes, self.activation, self.output_size)
+
+    @property
+    def is_mlp(self) -> bool:
+        """True when the stack is Dense layers with one hidden activation between them."""
+        mlp = _mlp_specs(self.hidden_sizes, self.activation, self.output_size)
+        return (
+            bool(self.hidden_sizes) and self.activation in ACTIVATIONS and (mlp == self.layer_specs)
+        )
+
+    @property
     def layer_sizes(self) -> tuple[int, ...]:
-        """All layer widths, input first: (784, *hidden_sizes, 10)."""
+        """The input width, then each Dense layer's width: (784, *hidden_sizes, 10)."""
         return (self.input_size, *self.hidden_sizes, self.output_size)
 
     def describe(self) -> str:
-        """e.g. '784-128-10 relu/crossentropy float32'."""
-        sizes = "-".join(str(size) for size in self.layer_sizes)
-        return f"{sizes} {self.activation}/{self.loss} {self.dtype}"
+        """e.g. '784-128-10 relu/crossentropy float32' (a stack that is not a multilayer
+        perceptron: '784 dense64,scale,relu,dense10/crossentropy float32')."""
+        if self.is_mlp:
+            sizes = "-".join(str(size) for size in self.layer_sizes)
+            return f"{sizes} {self.activation}/{self.loss} {self.dtype}"
+        return f"{self.input_size} {','.join(self.layers)}/{self.loss} {self.dtype}"
 
     @property
     def output_activation(self) -> str:
@@ -110,6 +169,10 @@ class ModelConfig:
         """Plain types only (lists, not tuples), ready for JSON or TOML."""
         data = asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        if self.layers:
+            data["layers"] = list(self.layers)
+        else:
+            del data["layers"]  # the shorthand says it all (and older readers know no layers)
         return data
 
     @classmethod
@@ -123,6 +186,14 @@ class ModelConfig:
                 f"valid keys are: {', '.join(sorted(known))}"
             )
         return cls(**data)
+
+
+def _mlp_specs(hidden_sizes: tuple[int, ...], activation: str, output_size: int) -> tuple:
+    """("dense128", "relu", "dense10") from (128,), "relu", 10."""
+    specs: list[str] = []
+    for units in hidden_sizes:
+        specs += [f"dense{units}", activation]
+    return (*specs, f"dense{output_size}")
 
 
 def is_integer(value: Any) -> bool:

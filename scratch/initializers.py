@@ -1,4 +1,4 @@
-"""Weight initializers: kernels from a NumPy Generator, biases zero.
+"""Weight initializers: kernels drawn from a NumPy Generator (biases start at zero).
 
 Each kernel is drawn in float64 and then cast to the model dtype, so one seed
 gives the same starting point (up to rounding) in float32 and float64.
@@ -20,15 +20,18 @@ from collections.abc import Callable
 
 import numpy as np
 
+Array = np.ndarray
+Shape = tuple[int, ...]
+
 TRUNCATED_NORMAL_STDDEV = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2]
 
 
-def glorot_uniform(fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
+def glorot_uniform(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=(fan_in, fan_out))  # (fan_in, fan_out)
+    return rng.uniform(-limit, limit, size=shape)
 
 
-def truncated_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def truncated_normal(shape: Shape, rng: np.random.Generator) -> Array:
     """Unit normal draws, each one outside [-2, 2] redrawn until it falls inside."""
     draws = rng.standard_normal(shape)
     outside = np.abs(draws) > 2
@@ -38,29 +41,24 @@ def truncated_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.nda
     return draws
 
 
-def he_normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
+def he_normal(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
     stddev = math.sqrt(2.0 / fan_in) / TRUNCATED_NORMAL_STDDEV
-    return stddev * truncated_normal((fan_in, fan_out), rng)  # (fan_in, fan_out)
+    return stddev * truncated_normal(shape, rng)
 
 
-def normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=(fan_in, fan_out))  # (fan_in, fan_out)
+def normal(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    return rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape)
 
 
-INITIALIZERS: dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
+INITIALIZERS: dict[str, Callable[[Shape, int, int, np.random.Generator], Array]] = {
     "glorot_uniform": glorot_uniform,
     "he_normal": he_normal,
     "normal": normal,
 }
 
 
-def init_params(
-    layer_sizes: tuple[int, ...], init: str, dtype: str, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """[W1, b1, W2, b2, ...]: kernels (fan_in, fan_out) C-contiguous, biases (fan_out,) zero."""
-    draw = INITIALIZERS[init]
-    params: list[np.ndarray] = []
-    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:], strict=True):
-        params.append(np.ascontiguousarray(draw(fan_in, fan_out, rng), dtype=dtype))
-        params.append(np.zeros(fan_out, dtype=dtype))
-    return params
+def draw(init: str, shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """A float64 kernel of `shape` from the initializer named `init` (the layer casts it).
+    `fan_in` and `fan_out` are the inputs and outputs each kernel entry connects:
+    for Dense (fan_in, fan_out) is the kernel's shape."""
+    return INITIALIZERS[init](shape, fan_in, fan_out, rng)

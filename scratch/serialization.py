@@ -2,13 +2,19 @@
 
 The file holds `format_version` (int), `config` (the ModelConfig as JSON text)
 and `w0, w1, ...` (the weights in get_weights() order, in the model's dtype,
-so a round trip is bit-exact). Optimizer state (momentum, Adam moments, the
+so a round trip is bit-exact). Version 2 may hold a `layers` list in its config;
+version 1 files (written before the layer library, always a multilayer perceptron
+with the same weight layout) load as they are. Optimizer state (momentum, Adam moments, the
 step counter) is not saved: a loaded network predicts and evaluates exactly
 like the saved one, and training it again starts the optimizer afresh.
 
 The file is written to a temporary file in the same folder and moved into place
 with `os.replace`, so a crash never leaves a half-written model behind. Any
 problem reading a file is a `ModelFileError` (a ValueError) with a one-line message.
+
+`atomic_path` is the project's one atomic writer (run folders, reports, downloads
+use it too). It lives here because scratch sits at the bottom of the dependency
+graph and must save its own models safely without importing anything above it.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import numpy as np
 
 from scratch.config import ConfigError, ModelConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before the layer library; the same weight layout
 
 
 class ModelFileError(ValueError):
@@ -73,8 +80,9 @@ def save_model(path: str | Path, config: ModelConfig, weights: list[np.ndarray])
 
 def load_model(
     path: str | Path, expect: ModelConfig | None = None
-) -> tuple[ModelConfig, list[np.ndarray]]:
-    """(config, weights) from a file written by `save_model`, fully validated."""
+) -> tuple[ModelConfig, dict[str, np.ndarray]]:
+    """(config, the file's arrays by name) from a file written by `save_model`; the
+    weights are checked against the built network by `check_weights`."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; pass the .npz written by Network.save")
@@ -89,9 +97,10 @@ def load_model(
     if "format_version" not in contents or "config" not in contents:
         raise ModelFileError(f"{path}: not a scratch model file (no format_version/config)")
     version = int(contents["format_version"])
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise ModelFileError(
-            f"{path}: model format version {version}, this code reads version {FORMAT_VERSION}"
+            f"{path}: model format version {version}, this code reads versions {readable}"
         )
     config = _parse_config(path, contents["config"])
     if expect is not None and expect.describe() != config.describe():
@@ -99,7 +108,7 @@ def load_model(
             f"{path}: saved for {config.describe()}, expected {expect.describe()}; "
             "load the file that matches this config"
         )
-    return config, _weights(path, contents, config)
+    return config, contents
 
 
 def _parse_config(path: Path, text: np.ndarray) -> ModelConfig:
@@ -109,21 +118,21 @@ def _parse_config(path: Path, text: np.ndarray) -> ModelConfig:
         raise ModelFileError(f"{path}: bad model config in file ({error})") from None
 
 
-def _weights(path: Path, contents: dict[str, np.ndarray], config: ModelConfig) -> list[np.ndarray]:
-    sizes = config.layer_sizes
-    shapes = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-        shapes += [(fan_in, fan_out), (fan_out,)]
+def check_weights(
+    path: str | Path, contents: dict[str, np.ndarray], params: list[np.ndarray], described: str
+) -> list[np.ndarray]:
+    """The arrays w0, w1, ... of a model file, each checked against the shape and dtype
+    of the network parameter it will fill."""
     weights = []
-    for i, shape in enumerate(shapes):
+    for i, param in enumerate(params):
         w = contents.get(f"w{i}")
-        if w is None or w.shape != shape or w.dtype != np.dtype(config.dtype):
+        if w is None or w.shape != param.shape or w.dtype != param.dtype:
             found = "missing" if w is None else f"{w.dtype} {w.shape}"
             raise ModelFileError(
-                f"{path}: weight w{i} is {found}, expected {config.dtype} {shape} "
-                f"for {config.describe()}"
+                f"{path}: weight w{i} is {found}, expected {param.dtype} {param.shape} "
+                f"for {described}"
             )
         weights.append(w)
-    if f"w{len(shapes)}" in contents:
-        raise ModelFileError(f"{path}: more weight arrays than layers in {config.describe()}")
+    if f"w{len(params)}" in contents:
+        raise ModelFileError(f"{path}: more weight arrays than layers in {described}")
     return weights

@@ -78,10 +78,11 @@ def fit(
     """Train `network` for `epochs` epochs; returns each epoch's mean training loss
     (weighted by batch size, as Keras's progress bar reports it).
 
-    Epoch `e` (0-based) trains on `x[idx], y[idx]` for each `idx` in `schedule.epoch(e)`.
-    On divergence, raises DivergenceError with `epoch` and `batch` filled in.
-    `network` is a scratch Network: fit checks x and y once with its `_check_data`,
-    then calls `_train_step`, its `train_step` minus the per-batch checks.
+    Epoch `e` (0-based) trains on `x[idx], y[idx]` for each `idx` in `schedule.epoch(e)`
+    (scratch.batches.BatchSchedule: a seeded shuffle per epoch). On divergence, raises
+    DivergenceError with `epoch` and `batch` filled in. `network` is a scratch
+    Sequential: fit checks x and y once with its `_check_data`, then calls
+    `_train_step`, its `train_step` minus the per-batch checks.
     """
     X, y = network._check_data(x, y)  # once for the whole set, not once per batch
     history = []
@@ -89,7 +90,7 @@ def fit(
     for epoch in range(start_epoch, start_epoch + epochs):
         total, seen = 0.0, 0
         for batch, idx in enumerate(schedule.epoch(epoch), start=1):
-            X_batch = gather(X, idx, buffers)  # (batch, 784)
+            X_batch = gather(X, idx, buffers)  # X[idx]   (batch, 784)
             try:
                 loss = network._train_step(X_batch, y[idx])
             except DivergenceError as error:
@@ -103,7 +104,8 @@ def fit(
 
 
 def gather(X: np.ndarray, idx: np.ndarray, buffers: dict[int, np.ndarray]) -> np.ndarray:
-    """X[idx] copied into a reused buffer, one per batch size.
+    """Speed trick "gather into a reused buffer": X[idx] (the plain form), copied into
+    a buffer kept per batch size.
 
     `np.take(..., out=, mode="clip")` writes straight into the buffer (with the
     default mode="raise" NumPy buffers the output, and X[idx] allocates a fresh
@@ -114,5 +116,5 @@ def gather(X: np.ndarray, idx: np.ndarray, buffers: dict[int, np.ndarray]) -> np
         raise IndexError(f"batch indices must be in 0..{len(X) - 1} and non-empty")
     out = buffers.get(len(idx))
     if out is None:
-        out = buffers[len(idx)] = np.empty((len(idx), X.shape[1]), X.dtype)
+        out = buffers[len(idx)] = np.empty((len(idx), *X.shape[1:]), X.dtype)
     return np.take(X, idx, axis=0, out=out, mode="clip")

@@ -16,7 +16,8 @@ from compare.batches import BatchSchedule
 from compare.cli import main
 from compare.commands.run import configure, resolve_args
 from scratch.config import ConfigError, ModelConfig
-from scratch.optimizers import keras_decayed_learning_rate, make_optimizer
+from scratch.keras_rounding import keras_decayed_learning_rate
+from scratch.optimizers import make_optimizer
 
 LR, DECAY = 0.1, 0.25  # a decay this large changes the rate visibly every step
 
@@ -73,7 +74,7 @@ def test_adam_with_decay_three_steps_by_hand():
 def test_no_decay_keeps_the_constant_rate():
     config = ModelConfig(optimizer="momentum", learning_rate=LR, dtype="float64")
     optimizer = make_optimizer(config, [np.zeros(2)])
-    assert {float(optimizer.schedule.at(t)) for t in (1, 2, 1000)} == {float(np.float32(LR))}
+    assert {float(optimizer.learning_rate.at(t)) for t in (1, 2, 1000)} == {float(np.float32(LR))}
 
 
 @pytest.mark.parametrize("bad", [-1e-4, math.nan, math.inf, "1e-4", True, None])

@@ -64,6 +64,34 @@ def test_code_line_count_skips_docstrings_comments_and_blanks():
     assert code_line_count(source) == 3
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("loss", ["crossentropy", "mse"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("init", ["glorot_uniform", "he_normal", "normal"])
+def test_every_option_finds_its_scratch_source(activation, loss, optimizer, init):
+    model = {"activation": activation, "loss": loss, "optimizer": optimizer, "init": init}
+    names = placeholders(model)
+    for step in STEPS:
+        code = scratch_code(step, names)
+        assert "not found" not in code.caption, code.caption
+
+
+def test_keras_code_names_the_initializer_the_twin_uses():
+    """scratch's "normal" is N(0, 1/fan_in); Keras's "normal" alias is RandomNormal(0.05)."""
+    from reports.keras_code import keras_lines
+
+    code = keras_lines({"init": "normal"}, {})["Initialization"]
+    assert '"normal"' not in code
+    assert (
+        'VarianceScaling(\n        scale=1.0, mode="fan_in", distribution="untruncated_normal")'
+        in code
+    )
+    forward = keras_lines({"layers": ["dense64", "tanh", "dense32", "relu", "dense10"],
+                           "loss": "mse"}, {})["Forward pass"]  # fmt: skip
+    assert 'Dense(64, activation="tanh")' in forward and 'Dense(32, activation="relu")' in forward
+    assert 'Dense(10, activation="sigmoid")' in forward
+
+
 def test_every_teaching_step_finds_its_scratch_source():
     names = placeholders({})
     for step in STEPS:
@@ -71,9 +99,10 @@ def test_every_teaching_step_finds_its_scratch_source():
         assert "not found" not in code.caption, code.caption
         assert "def " in code.text
         if step.title == "One training step":  # the body, not only the input checks
-            assert "_loss_and_backward" in code.text and "optimizer.step" in code.text
+            assert "self.backward()" in code.text and "optimizer.step" in code.text
         if step.title.startswith("Gradients"):  # the chain rule itself is shown
-            assert "A_prev.T, dZ" in code.text and "self.kernels[l].T" in code.text
+            assert "layer.backward(dY)" in code.text and "dW = X.T @ dZ" in code.text
+            assert "dX = dZ @ W.T" in code.text and "dZ = dA where the unit was active" in code.text
 
 
 def test_missing_scratch_symbol_is_reported_not_raised():

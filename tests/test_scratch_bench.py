@@ -79,9 +79,7 @@ def test_breakdown_loops_each_leave_out_one_part(monkeypatch, capsys):
 
     monkeypatch.setattr(training, "gather", counting("gather", training.gather))
     monkeypatch.setattr(Network, "_train_step", counting("step", Network._train_step))
-    monkeypatch.setattr(
-        Network, "_loss_and_backward", counting("backprop", Network._loss_and_backward)
-    )
+    monkeypatch.setattr(Network, "backward", counting("backprop", Network.backward))
     rng = np.random.default_rng(0)
     splits = SimpleNamespace(
         x_train=rng.random((300, 784)).astype(np.float32), y_train=rng.integers(0, 10, 300)

@@ -55,11 +55,18 @@ def test_dtype_is_kept_end_to_end(dtype, loss):
     config = ModelConfig(**SMALL, loss=loss, optimizer="adam", l2=1e-3, dtype=dtype)
     network = Network(config, seed=0)
     x, y = data(dtype=dtype)
-    network.fit(x, y, Schedule(len(y), 16), epochs=1)
-    activations = network._forward(x)
+    network.fit(x, y, schedule=Schedule(len(y), 16), epochs=1)
+    logits = network.forward(x)
     _, grads = network.loss_and_gradients(x, y)
-    buffers = [b for ws in network._workspaces.values() for b in ws.Z + ws.dA]
-    arrays = network.params + grads + activations + buffers + network.optimizer.momentums
+    buffers = [b for layer in network.layers for b in layer.__dict__.get("_buffers", {}).values()]
+    kept = [
+        getattr(layer, name)
+        for layer in network.layers
+        for name in ("X", "A")
+        if hasattr(layer, name)
+    ]
+    optimizer = network.optimizer
+    arrays = network.params + grads + [logits] + buffers + kept + optimizer.m + optimizer.v
     assert {a.dtype for a in arrays} == {np.dtype(dtype)}
     assert network.predict_proba(x).dtype == np.dtype(dtype)
     assert network.predict(x).dtype == np.int64
@@ -77,7 +84,7 @@ def test_same_seed_gives_bit_identical_training():
     results = []
     for seed in (5, 5, np.random.default_rng(5), 6):
         network = Network(ModelConfig(**SMALL, optimizer="nesterov"), seed=seed)
-        network.fit(x, y, Schedule(64, 10), epochs=2)
+        network.fit(x, y, schedule=Schedule(64, 10), epochs=2)
         results.append(network.get_weights())
     for a, b in zip(results[0], results[1], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -101,7 +108,7 @@ def test_fit_learns_and_reports_epoch_losses():
     x, y = data(200)
     y = (x[:, 0] > x[:, 1]).astype(np.int64)  # a learnable rule
     network = Network(ModelConfig(**SMALL, optimizer="adam", learning_rate=0.01), seed=0)
-    history = network.fit(x, y, Schedule(200, 20), epochs=15)
+    history = network.fit(x, y, schedule=Schedule(200, 20), epochs=15)
     assert len(history) == 15 and history[-1] < 0.3 * history[0]
 
 
@@ -109,7 +116,7 @@ def test_divergence_raises_with_epoch_and_step_and_keeps_last_weights():
     x, y = data(64)
     network = Network(ModelConfig(**SMALL, learning_rate=1e12), seed=0)
     with pytest.raises(DivergenceError) as caught:
-        network.fit(x * 100, y, Schedule(64, 8), epochs=5)
+        network.fit(x * 100, y, schedule=Schedule(64, 8), epochs=5)
     error = caught.value
     assert error.epoch is not None and error.batch is not None and error.step >= 1
     message = str(error)
@@ -204,7 +211,7 @@ def test_set_weights_keeps_the_views_and_the_training_identical():
     loaded.set_weights(reference.get_weights())
     assert all(np.shares_memory(p, loaded.flat_params) for p in loaded.params)
     for network in (reference, loaded):
-        network.fit(x, y, Schedule(64, 16), epochs=2)
+        network.fit(x, y, schedule=Schedule(64, 16), epochs=2)
     for a, b in zip(reference.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -215,7 +222,7 @@ def test_fit_checks_labels_before_the_first_step():
     y[-1] = 10  # only in the last batch
     before = network.get_weights()
     with pytest.raises(ValueError, match=r"labels must be in 0\.\.9"):
-        network.fit(x, y, Schedule(len(y), 8), epochs=1)
+        network.fit(x, y, schedule=Schedule(len(y), 8), epochs=1)
     assert network.iterations == 0
     for a, b in zip(before, network.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -227,7 +234,7 @@ def test_divergence_says_when_the_last_update_already_overflowed(recwarn):
     network = Network(ModelConfig(**SMALL, optimizer="adam", learning_rate=1e9), seed=0)
     x, y = data(16)
     with pytest.raises(DivergenceError) as caught:
-        network.fit(x, y, Schedule(16, 4), epochs=5)
+        network.fit(x, y, schedule=Schedule(16, 4), epochs=5)
     error = caught.value
     assert error.weights_finite is False
     assert "previous update already overflowed the weights" in str(error)
@@ -241,7 +248,7 @@ def test_fit_rejects_a_schedule_without_batches():
             return []
 
     with pytest.raises(ValueError, match="no batches for epoch 0"):
-        Network(ModelConfig(**SMALL), seed=0).fit(*data(), Empty(), epochs=1)
+        Network(ModelConfig(**SMALL), seed=0).fit(*data(), schedule=Empty(), epochs=1)
 
 
 @pytest.mark.parametrize("hidden", [None, 128.0, "128", [[128]], [0], [True], []])

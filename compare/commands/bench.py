@@ -106,10 +106,10 @@ def scratch_epoch(splits, batch_size: int) -> Callable[[], object]:
 
     network = Network(BENCH_CONFIG, seed=0)
     schedule = BatchSchedule(len(splits.y_train), batch_size, seed=0)
-    network.fit(splits.x_train[:4096], splits.y_train[:4096], BatchSchedule(4096, batch_size), 1)
+    network.fit(splits.x_train[:4096], splits.y_train[:4096], batch_size=batch_size, epochs=1)
     epochs = iter(range(1_000_000))
     return lambda: network.fit(
-        splits.x_train, splits.y_train, schedule, 1, start_epoch=next(epochs)
+        splits.x_train, splits.y_train, schedule=schedule, epochs=1, start_epoch=next(epochs)
     )
 
 
@@ -124,7 +124,7 @@ def breakdown_epochs(splits, batch_size: int) -> dict[str, Callable[[], object]]
     X_cached = np.ascontiguousarray(x[:batch_size])  # one batch, gathered once
 
     def fit_epoch() -> None:
-        network.fit(x, y, BatchSchedule(len(y), batch_size, seed=0), 1)
+        network.fit(x, y, schedule=BatchSchedule(len(y), batch_size, seed=0), epochs=1)
 
     def steps_on_cached_batch() -> None:  # no gather
         for idx in batches:
@@ -133,7 +133,8 @@ def breakdown_epochs(splits, batch_size: int) -> dict[str, Callable[[], object]]
     def backprop_on_cached_batch() -> None:  # no gather, no update, no checks
         with np.errstate(over="ignore", invalid="ignore"):
             for idx in batches:
-                cached._loss_and_backward(X_cached[: len(idx)], y[idx])
+                cached.loss(cached.forward(X_cached[: len(idx)]), y[idx])
+                cached.backward()
 
     return {
         "fit": fit_epoch,

@@ -1,0 +1,224 @@
+"""The layers: each one's forward pass, and right under it, its backward pass.
+
+A layer turns its input X into an output; `backward` gets the gradient of the
+loss with respect to that output and returns the gradient with respect to X,
+after filling the gradients of its own parameters (`dW`, `db`). `Sequential`
+(network.py) chains them: forward from first to last, backward from last to first.
+
+    layer      forward                      backward
+    Dense      Z = X @ W + b                dW = X.T @ dZ, db = dZ.sum(axis=0), dX = dZ @ W.T
+    ReLU       A = max(Z, 0)                dZ = dA * (A > 0)
+    Sigmoid    A = 1 / (1 + exp(-Z))        dZ = dA * A * (1 - A)
+    Tanh       A = tanh(Z)                  dZ = dA * (1 - A**2)
+
+The output layer's activation (softmax or sigmoid) is paired with the loss in
+losses.py, because their backward passes are simplest taken together.
+
+Each layer writes its output into an array it keeps and reuses while the batch
+size stays the same (`out=` below): a training step then allocates nothing. The
+activations work in place, on the array the Dense layer before them returned.
+The backward formulas follow the order of operations of TensorFlow's gradient
+kernels (ReluGrad, SigmoidGrad, TanhGrad), so in float64 they round as Keras does.
+
+A layer is named in a config by a short spec: `dense128`, `relu`, `sigmoid`,
+`tanh` (see `LAYER_TYPES` and `register_layer` at the end).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from scratch import initializers
+from scratch.errors import ConfigError
+
+Array = np.ndarray
+Shape = tuple[int, ...]  # one sample's shape, without the batch axis
+
+
+class Layer:
+    """The base class: no parameters, and the bookkeeping every layer shares.
+
+    A layer with parameters names them in `param_names` (Keras's order) and their
+    gradients in `grad_names`; `Sequential` finds them there.
+    """
+
+    param_names: tuple[str, ...] = ()  # e.g. ("W", "b")
+    grad_names: tuple[str, ...] = ()  # e.g. ("dW", "db")
+    regularized_names: tuple[str, ...] = ()  # the kernels an L2 penalty applies to
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape for an input of `input_shape`; ConfigError if it cannot take it."""
+        return input_shape
+
+    def build(self, input_shape: Shape, dtype: np.dtype, init: str, rng: np.random.Generator):
+        """Create the parameters for inputs of `input_shape`; returns the output shape."""
+        return self.output_shape(input_shape)
+
+    def forward(self, X: Array) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dY: Array, need_dX: bool = True) -> Array | None:
+        """`dY` is d(loss)/d(output); returns d(loss)/d(X) (None if not `need_dX`)."""
+        raise NotImplementedError
+
+    @property
+    def params(self) -> list[Array]:
+        return [getattr(self, name) for name in self.param_names]
+
+    @property
+    def grads(self) -> list[Array]:
+        return [getattr(self, name) for name in self.grad_names]
+
+    @property
+    def spec(self) -> str:
+        """The spec this layer is written as in a config, e.g. `dense128`."""
+        return type(self).spec_name
+
+    spec_name = ""  # set by register_layer
+
+    def buffer(self, name: str, shape: Shape, dtype: np.dtype) -> Array:
+        """An array of `shape` kept between calls (made anew when the shape changes)."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        array = buffers.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = buffers[name] = np.empty(shape, dtype)
+        return array
+
+
+class Dense(Layer):
+    """Every input unit connected to every output unit: Z = X @ W + b."""
+
+    param_names, grad_names, regularized_names = ("W", "b"), ("dW", "db"), ("W",)
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+
+    @classmethod
+    def from_spec(cls, argument: str) -> Dense:
+        if not argument.isdigit() or int(argument) < 1:
+            raise ConfigError(
+                f"dense needs a positive number of units, e.g. dense128, got {argument!r}"
+            )
+        return cls(int(argument))
+
+    @property
+    def spec(self) -> str:
+        return f"dense{self.units}"
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 1:
+            raise ConfigError(
+                f"{self.spec} needs flat inputs, got shape {input_shape}: put flatten before it"
+            )
+        return (self.units,)
+
+    def build(self, input_shape, dtype, init, rng):
+        (fan_in,) = input_shape
+        W = initializers.draw(init, (fan_in, self.units), fan_in, self.units, rng)
+        self.W = np.ascontiguousarray(W, dtype=dtype)  # (fan_in, units)
+        self.b = np.zeros(self.units, dtype)  # (units,)
+        self.dW = np.zeros_like(self.W)  # (fan_in, units)
+        self.db = np.zeros_like(self.b)  # (units,)
+        return self.output_shape(input_shape)
+
+    def forward(self, X):
+        self.X = X  # (batch, fan_in), kept for the backward pass
+        Z = np.matmul(X, self.W, out=self.buffer("Z", (len(X), self.units), X.dtype))  # X @ W
+        Z += self.b  # (batch, units)
+        return Z
+
+    def backward(self, dZ, need_dX=True):
+        np.matmul(self.X.T, dZ, out=self.dW)  # dW = X.T @ dZ   (fan_in, units)
+        np.sum(dZ, axis=0, out=self.db)  # db = dZ.sum(axis=0)   (units,)
+        if not need_dX:
+            return None  # the first layer: nobody needs the gradient of the pixels
+        dX = self.buffer("dX", self.X.shape, dZ.dtype)
+        return np.matmul(dZ, self.W.T, out=dX)  # dX = dZ @ W.T   (batch, fan_in)
+
+
+class ReLU(Layer):
+    """A = max(Z, 0)."""
+
+    def forward(self, Z):
+        self.A = np.maximum(Z, 0, out=Z)  # (batch, units), in place
+        return self.A
+
+    def backward(self, dA, need_dX=True):
+        return np.multiply(dA, self.A > 0, out=dA)  # dZ = dA where the unit was active, else 0
+
+
+class Sigmoid(Layer):
+    """A = 1 / (1 + exp(-Z))."""
+
+    def forward(self, Z):
+        self.A = sigmoid(Z, out=Z)  # (batch, units), in place
+        return self.A
+
+    def backward(self, dA, need_dX=True):
+        return sigmoid_backward(dA, self.A, out=dA)  # dZ = dA * A * (1 - A)
+
+
+class Tanh(Layer):
+    """A = tanh(Z)."""
+
+    def forward(self, Z):
+        self.A = np.tanh(Z, out=Z)  # (batch, units), in place
+        return self.A
+
+    def backward(self, dA, need_dX=True):
+        one_minus_A2 = 1 - self.A * self.A  # (batch, units)
+        return np.multiply(dA, one_minus_A2, out=dA)  # dZ = dA * (1 - A**2)
+
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
+    """1 / (1 + exp(-Z)); exp may overflow to inf for very negative Z, giving 0."""
+    out = np.negative(Z, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
+def sigmoid_backward(dA: Array, A: Array, out: Array | None = None) -> Array:
+    """dA * A * (1 - A), in TensorFlow's SigmoidGrad order; `out` may be A itself."""
+    one_minus_A = 1 - A  # first, because `out` may be A
+    out = np.multiply(dA, A, out=out)
+    out *= one_minus_A
+    return out
+
+
+# ----- layer specs: how a config names a layer ------------------------------------------
+
+LAYER_TYPES: dict[str, type[Layer]] = {}
+
+
+def register_layer(name: str, layer_type: type[Layer]) -> type[Layer]:
+    """Make `layer_type` available in configs as `name` (letters only) followed by its
+    argument, which `layer_type.from_spec(argument)` parses (no argument: `layer_type()`)."""
+    if not re.fullmatch(r"[a-z_]+", name):
+        raise ValueError(f"a layer name is lowercase letters, got {name!r}")
+    layer_type.spec_name = name
+    LAYER_TYPES[name] = layer_type
+    return layer_type
+
+
+for _name, _type in (("dense", Dense), ("relu", ReLU), ("sigmoid", Sigmoid), ("tanh", Tanh)):
+    register_layer(_name, _type)
+ACTIVATION_LAYERS = ("relu", "sigmoid", "tanh")
+
+
+def make_layer(spec: str) -> Layer:
+    """The layer a spec names: `dense128` -> Dense(128), `relu` -> ReLU()."""
+    match = re.fullmatch(r"([a-z_]+)(.*)", spec) if isinstance(spec, str) else None
+    layer_type = LAYER_TYPES.get(match.group(1)) if match else None
+    if layer_type is None:
+        known = ", ".join(f"{name}{'N' if name == 'dense' else ''}" for name in LAYER_TYPES)
+        raise ConfigError(f"unknown layer {spec!r}; layers are: {known}")
+    argument = match.group(2)
+    if hasattr(layer_type, "from_spec"):
+        return layer_type.from_spec(argument)
+    if argument:
+        raise ConfigError(f"layer {match.group(1)} takes no argument, got {spec!r}")
+    return layer_type()
