@@ -117,3 +117,25 @@ def test_bad_layer_specs_are_one_line_errors(spec, message):
 def test_dense_on_an_image_asks_for_flatten():
     with pytest.raises(ConfigError, match=r"dense10 needs flat inputs, got shape \(28, 28, 1\)"):
         Dense(10).output_shape((28, 28, 1))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (128, 128), (3, 5)])
+def test_relu_zeros_trick_equals_the_plain_maximum_and_its_zeros_stay_zero(shape):
+    layer, rng = ReLU(), np.random.default_rng(5)
+    for _ in range(2):  # the second call reuses the zeros
+        Z = rng.normal(size=shape).astype(np.float32)
+        expected = np.maximum(Z, 0)
+        assert layer.forward(Z) is Z
+        np.testing.assert_array_equal(Z, expected)
+        layer.backward(rng.normal(size=shape).astype(np.float32))
+    assert not layer.zeros(Z).any()
+
+
+def test_dense_bias_gradient_trick_equals_the_plain_sum():
+    layer, rng = Dense(7), np.random.default_rng(6)
+    layer.build((5,), np.dtype("float64"), "he_normal", rng)
+    for batch in (4, 9, 4):  # the ones vector follows the batch size
+        layer.forward(rng.normal(size=(batch, 5)))
+        dZ = rng.normal(size=(batch, 7))
+        layer.backward(dZ, need_dX=False)
+        np.testing.assert_allclose(layer.db, dZ.sum(axis=0), rtol=1e-13)

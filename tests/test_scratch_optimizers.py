@@ -127,3 +127,22 @@ def test_train_step_applies_exactly_one_update():
     for W, W_new, g in zip(before, network.get_weights(), grads, strict=True):
         np.testing.assert_array_equal(W_new, W - g * lr)
     assert network.iterations == 1
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_flat_vector_steps_exactly_as_the_per_layer_arrays(name, dtype):
+    """The speed trick of network.py (one flat parameter vector) against its plain form."""
+    config = ModelConfig(optimizer=name, learning_rate=0.01, lr_decay=1e-3, dtype=dtype)
+    rng = np.random.default_rng(7)
+    shapes = [(6, 5), (5,), (5, 3), (3,)]
+    params = [rng.normal(size=shape).astype(dtype) for shape in shapes]
+    flat = np.concatenate([p.ravel() for p in params])
+    per_layer, one_vector = make_optimizer(config, params), make_optimizer(config, [flat])
+    for t in range(1, 6):
+        grads = [rng.normal(size=shape).astype(dtype) for shape in shapes]
+        flat_grads = np.concatenate([g.ravel() for g in grads])
+        per_layer.step(params, grads, t)
+        one_vector.step([flat], [flat_grads], t)
+        np.testing.assert_array_equal(np.concatenate([p.ravel() for p in params]), flat)
+        np.testing.assert_array_equal(np.concatenate([g.ravel() for g in grads]), flat_grads)
