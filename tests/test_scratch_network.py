@@ -261,3 +261,34 @@ def test_numpy_integer_sizes_become_plain_ints():
     config = ModelConfig(input_size=np.int64(12), hidden_sizes=[np.int32(8), 6])
     assert config.hidden_sizes == (8, 6) and type(config.input_size) is int
     assert all(type(size) is int for size in config.hidden_sizes)
+
+
+def test_layers_and_the_hidden_sizes_shorthand_build_the_same_network():
+    short = ModelConfig(hidden_sizes=(16, 8), activation="tanh")
+    stack = ModelConfig(layers=("dense16", "tanh", "dense8", "tanh", "dense10"))
+    assert short.layer_specs == stack.layer_specs
+    assert (stack.hidden_sizes, stack.activation) == ((16, 8), "tanh")
+    assert short.describe() == stack.describe() == "784-16-8-10 tanh/crossentropy float32"
+    assert "layers" not in short.to_dict() and stack.to_dict()["layers"] == list(stack.layers)
+    assert ModelConfig.from_dict(stack.to_dict()) == stack
+    x, y = data()
+    a, b = Network(short, seed=4), Network(stack, seed=4)
+    for w, v in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(w, v)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"layers": ("dense16", "swish", "dense10")}, "unknown layer 'swish'"),
+        ({"layers": ("dense16", "relu")}, "the last layer must be dense10"),
+        ({"layers": ("dense16", "relu", "dense7")}, "the last layer must be dense10"),
+        ({"layers": "dense16,relu,dense10"}, "layers must be a list of layer specs"),
+        ({"layers": ("dense16", "relu", "dense10"), "hidden_sizes": (32,)}, "disagree"),
+        ({"layers": ("dense16", "relu", "dense10"), "activation": "tanh"}, "disagree"),
+    ],
+)
+def test_bad_layer_stacks_are_one_line_errors(fields, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        ModelConfig(**fields)
+    assert "\n" not in str(error.value)

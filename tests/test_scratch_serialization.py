@@ -106,3 +106,27 @@ def test_other_format_version_and_bad_config(tmp_path):
     assert_one_line_error(path, "bad model config")
     np.savez(path, something=np.zeros(3))
     assert_one_line_error(path, "not a scratch model file")
+
+
+def test_a_version_1_file_from_before_the_layer_library_loads(tmp_path):
+    """Exactly what Network.save wrote before the layer library (format 1, no `layers`)."""
+    rng = np.random.default_rng(3)
+    weights = [rng.normal(size=(6, 5)), rng.normal(size=5), rng.normal(size=(5, 4)), np.zeros(4)]
+    config = (
+        '{"activation": "relu", "beta_1": 0.9, "beta_2": 0.999, "dtype": "float64", '
+        '"epsilon": 1e-07, "hidden_sizes": [5], "init": "glorot_uniform", "input_size": 6, '
+        '"l2": 0.0, "learning_rate": 0.1, "loss": "crossentropy", "lr_decay": 0.0, '
+        '"momentum": 0.9, "optimizer": "sgd", "output_size": 4}'
+    )
+    path = tmp_path / "old.npz"
+    arrays = {f"w{i}": w for i, w in enumerate(weights)}
+    np.savez(path, format_version=np.array(1), config=np.array(config), **arrays)
+    network = Network.load(path)
+    assert network.describe() == "6-5-4 relu/crossentropy float64"
+    x = rng.normal(size=(3, 6))
+    Z = np.maximum(x @ weights[0] + weights[1], 0) @ weights[2] + weights[3]
+    expected = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(network.predict_proba(x), expected, rtol=1e-12)
+    network.save(path)  # written again: format 2
+    with np.load(path) as npz:
+        assert int(npz["format_version"]) == FORMAT_VERSION == 2
