@@ -1,4 +1,4 @@
-"""Build the Keras twin of a `ModelConfig`, and read a `ModelConfig` back from a Keras model.
+"""Build the Keras twin of a `ModelConfig` (readback.py reads a config back from a model).
 
 Three Keras defaults would silently make a float64 twin compute in float32; each is
 overridden here, and each is a trap a hand-built float64 Keras model falls into.
@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from scratch.config import ModelConfig
@@ -52,20 +50,6 @@ def make_initializer(init: str) -> keras.initializers.Initializer:
     return keras.initializers.VarianceScaling(
         scale=1.0, mode="fan_in", distribution="untruncated_normal"
     )
-
-
-def initializer_name(initializer: keras.initializers.Initializer) -> str | None:
-    """Inverse of `make_initializer` (None for anything else)."""
-    kind = type(initializer).__name__
-    if kind == "GlorotUniform":
-        return "glorot_uniform"
-    if kind == "HeNormal":
-        return "he_normal"
-    options = initializer.get_config() if kind == "VarianceScaling" else {}
-    expected = {"scale": 1.0, "mode": "fan_in", "distribution": "untruncated_normal"}
-    if options and all(options.get(key) == value for key, value in expected.items()):
-        return "normal"
-    return None
 
 
 OPTIMIZER_FLOATX = "float32"  # Keras's default floatx: dtype of the learning-rate Variable
@@ -225,102 +209,3 @@ def keras_layers(config: ModelConfig) -> list[keras.layers.Layer]:
         built.append(KERAS_LAYERS[kind](layer, activation, config, name))
         index += 1
     return built
-
-
-def _learning_rate_fields(value: Any) -> dict[str, float]:
-    """`learning_rate` (and `lr_decay`) from an optimizer config's learning_rate entry:
-    a float, or a serialized InverseTimeDecay(lr, decay_steps=1, decay_rate) schedule."""
-    if not isinstance(value, dict):
-        return {"learning_rate": _shortest(value)}
-    options = value.get("config", {})
-    if value.get("class_name") != "InverseTimeDecay" or options.get("decay_steps") != 1:
-        raise ValueError("not an mnist-compare Keras twin (unsupported learning-rate schedule)")
-    if options.get("staircase"):
-        raise ValueError("not an mnist-compare Keras twin (staircase learning-rate decay)")
-    return {
-        "learning_rate": float(options["initial_learning_rate"]),
-        "lr_decay": float(options["decay_rate"]),
-    }
-
-
-def _shortest(value: float) -> float:
-    """The shortest decimal that rounds to the same float32 (0.10000000149 -> 0.1): the
-    learning-rate Variable is float32, so this recovers the value the user gave."""
-    return float(str(np.float32(value)))
-
-
-def config_from_model(model: keras.Model) -> ModelConfig:
-    """Recover the `ModelConfig` a model was built from (for `.keras` files).
-
-    Raises `ValueError` with a one-line message if the model is not a twin.
-    """
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if len(dense) < 2 or len(dense) != len(model.layers) - 1:
-        raise ValueError("not an mnist-compare Keras twin (expected Input then 2+ Dense layers)")
-    first, last = dense[0], dense[-1]
-    loss = model.loss
-    loss_name = {"CategoricalCrossentropy": "crossentropy", "MeanSquaredError": "mse"}.get(
-        type(loss).__name__
-    )
-    init = initializer_name(first.kernel_initializer)
-    optimizer = model.optimizer
-    if loss_name is None or init is None or optimizer is None:
-        raise ValueError("not an mnist-compare Keras twin (unknown loss, initializer or optimizer)")
-    options = optimizer.get_config()
-    regularizer = first.kernel_regularizer
-    fields: dict = {
-        "input_size": int(model.inputs[0].shape[-1]),
-        "hidden_sizes": tuple(int(layer.units) for layer in dense[:-1]),
-        "output_size": int(last.units),
-        "activation": first.activation.__name__,
-        "loss": loss_name,
-        "init": init,
-        **_learning_rate_fields(options["learning_rate"]),
-        "l2": float(regularizer.l2) if regularizer is not None else 0.0,
-        "dtype": str(first.dtype_policy.variable_dtype),
-    }
-    if isinstance(optimizer, keras.optimizers.Adam):
-        fields.update(optimizer="adam", beta_1=float(options["beta_1"]))
-        fields.update(beta_2=float(options["beta_2"]), epsilon=float(options["epsilon"]))
-    elif isinstance(optimizer, keras.optimizers.SGD):
-        momentum = float(options["momentum"])
-        kind = "nesterov" if options["nesterov"] else "momentum" if momentum else "sgd"
-        fields.update(optimizer=kind)
-        if momentum:
-            fields.update(momentum=momentum)
-    else:
-        raise ValueError(f"unsupported optimizer {type(optimizer).__name__} in the Keras model")
-    config = ModelConfig(**fields)
-    difference = _not_a_twin(model, config)
-    if difference:
-        raise ValueError(f"not an mnist-compare Keras twin: {difference}")
-    return config
-
-
-# Settings a twin never uses; a file that sets one would train by another rule.
-_OPTIMIZER_EXTRAS = ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
-
-
-def _not_a_twin(model: keras.Model, config: ModelConfig) -> str | None:
-    """What in `model` differs from the twin `build_keras_model(config)` would make
-    (read from the layers', loss's and optimizer's configs), or None."""
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    for index, layer in enumerate(dense):
-        wanted = config.output_activation if index == len(dense) - 1 else config.activation
-        regularizer = layer.kernel_regularizer
-        l2 = float(regularizer.l2) if isinstance(regularizer, keras.regularizers.L2) else 0.0
-        if layer.activation.__name__ != wanted:
-            return f"layer {layer.name} uses {layer.activation.__name__}, expected {wanted}"
-        if not layer.use_bias or layer.bias_regularizer is not None:
-            return f"layer {layer.name} has no plain bias"
-        if l2 != config.l2 or (regularizer is not None and l2 == 0.0):
-            return f"layer {layer.name} has another kernel regularizer"
-    loss = model.loss.get_config() if hasattr(model.loss, "get_config") else {}
-    if loss.get("from_logits") or loss.get("label_smoothing"):
-        return "the loss uses from_logits or label_smoothing"
-    options = model.optimizer.get_config()
-    extras = [name for name in _OPTIMIZER_EXTRAS if options.get(name)]
-    extras += [name for name in ("use_ema", "amsgrad") if options.get(name)]
-    if extras:
-        return f"the optimizer sets {', '.join(extras)}"
-    return None

@@ -14,7 +14,8 @@ from pathlib import Path
 import keras
 
 import scratch.serialization as scratch_serialization
-from keras_baseline.build import OPTIMIZER_FLOATX, compile_model, config_from_model, floatx
+from keras_baseline.build import OPTIMIZER_FLOATX, compile_model, floatx
+from keras_baseline.readback import config_from_model
 
 
 class ModelFileError(scratch_serialization.ModelFileError):

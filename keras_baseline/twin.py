@@ -19,8 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_baseline.build import build_keras_model, config_from_model, floatx
+from keras_baseline.build import build_keras_model, floatx
 from keras_baseline.files import load_twin_model, save_model_atomic
+from keras_baseline.readback import config_from_model
 from scratch.config import ModelConfig
 from scratch.network import check_labels
 

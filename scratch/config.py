@@ -8,8 +8,10 @@ with an error that says what to do.
 The layer stack is a list of layer specs (layers.py): `("dense128", "relu",
 "dense10")`. The output activation is not in it: it comes with the loss (softmax
 for crossentropy, sigmoid for mse). For a multilayer perceptron the shorthand
-`hidden_sizes=(128,), activation="relu"` gives exactly that list; `layers`, when
-given, is the stack itself, and `hidden_sizes`/`activation` then describe it.
+`hidden_sizes=(128,), activation="relu"` gives exactly that list. `layers`, when
+given, is the stack itself, and `hidden_sizes`/`activation` then describe it; a
+stack that is such a perceptron is stored in the shorthand form, so one network
+has one config.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ class ModelConfig:
             )
         object.__setattr__(self, "hidden_sizes", hidden)
         object.__setattr__(self, "activation", activation)
+        if _mlp_specs(hidden, activation, self.output_size) == layers:
+            object.__setattr__(self, "layers", ())  # one network, one form: the shorthand
 
     def _validate(self) -> None:
         for name in ("input_size", "output_size"):

@@ -13,8 +13,9 @@ from scratch.config import OPTIMIZERS, ConfigError, ModelConfig
 pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
-from keras_baseline.build import build_keras_model, config_from_model, floatx  # noqa: E402
+from keras_baseline.build import build_keras_model, floatx  # noqa: E402
 from keras_baseline.files import ModelFileError  # noqa: E402
+from keras_baseline.readback import config_from_model  # noqa: E402
 from keras_baseline.twin import KerasTwin  # noqa: E402
 from scratch.network import Network  # noqa: E402
 from scratch.serialization import ModelFileError as ScratchModelFileError  # noqa: E402
@@ -235,3 +236,22 @@ def test_a_keras_file_that_is_not_a_twin_is_refused(tmp_path, change):
     with pytest.raises(ModelFileError, match="not an mnist-compare Keras twin") as error:
         KerasTwin.load(path)
     assert "\n" not in str(error.value)
+
+
+def test_a_stack_with_two_activations_is_twinned_stepped_and_read_back(tmp_path):
+    """Built from the layer specs through KERAS_LAYERS: each activation folded into the
+    Dense layer before it, equal to scratch step by step, and read back from its file."""
+    stack = ("dense9", "tanh", "dense7", "sigmoid", "dense10")
+    config = ModelConfig(layers=stack, l2=1e-3, dtype="float64", learning_rate=0.05)
+    assert config.activation == "mixed" and config.hidden_sizes == (9, 7)
+    network, twin = Network(config, seed=0), KerasTwin(config)
+    dense = [layer for layer in twin.model.layers if hasattr(layer, "units")]
+    assert [layer.activation.__name__ for layer in dense] == ["tanh", "sigmoid", "softmax"]
+    twin.set_weights(network.get_weights())
+    x, y = batch()
+    for _ in range(3):
+        assert abs(network.train_step(x, y) - twin.train_step(x, y)) < 1e-14
+    assert max_diff(network.get_weights(), twin.get_weights()) < 1e-14
+    assert config_from_model(twin.model) == config
+    twin.save(tmp_path / "mixed.keras")
+    assert KerasTwin.load(tmp_path / "mixed.keras").config == config

@@ -269,8 +269,11 @@ def test_layers_and_the_hidden_sizes_shorthand_build_the_same_network():
     assert short.layer_specs == stack.layer_specs
     assert (stack.hidden_sizes, stack.activation) == ((16, 8), "tanh")
     assert short.describe() == stack.describe() == "784-16-8-10 tanh/crossentropy float32"
-    assert "layers" not in short.to_dict() and stack.to_dict()["layers"] == list(stack.layers)
-    assert ModelConfig.from_dict(stack.to_dict()) == stack
+    assert short == stack and stack.layers == () and "layers" not in stack.to_dict()
+    other = ModelConfig(layers=("dense16", "tanh", "dense8", "relu", "dense10"))
+    assert other.to_dict()["layers"] == list(other.layers) and other.activation == "mixed"
+    assert ModelConfig.from_dict(other.to_dict()) == other
+    assert other.describe() == "784 dense16,tanh,dense8,relu,dense10/crossentropy float32"
     x, y = data()
     a, b = Network(short, seed=4), Network(stack, seed=4)
     for w, v in zip(a.get_weights(), b.get_weights(), strict=True):
