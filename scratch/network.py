@@ -63,7 +63,8 @@ class Sequential:
 
     # ----- the four steps of training --------------------------------------------------
     def forward(self, X: Array) -> Array:
-        """The logits Z (batch, 10): every layer's forward, first to last."""
+        """The logits Z (batch, 10): every layer's forward, first to last. (The layers
+        reuse their arrays, so the next call overwrites this one: copy it to keep it.)"""
         for layer in self.layers:
             X = layer.forward(X)
         return X
