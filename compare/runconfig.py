@@ -139,10 +139,26 @@ def merge(*layers: dict[str, Any]) -> dict[str, Any]:
     for layer in layers:
         for key, value in layer.items():
             if key in ("model", "data") and isinstance(value, dict):
+                if key == "model":
+                    _drop_other_stack_form(merged["model"], value)
                 merged[key].update(value)
             else:
                 merged[key] = value
     return merged
+
+
+STACK_SHORTHAND = ("hidden_sizes", "activation")
+
+
+def _drop_other_stack_form(model: dict[str, Any], override: dict[str, Any]) -> None:
+    """A later layer that gives the stack as `layers` replaces an earlier hidden_sizes /
+    activation (`--preset textbook --layers ...` is the preset's loss and optimizer
+    with these layers), and a later hidden_sizes replaces earlier `layers`."""
+    if "layers" in override:
+        for key in STACK_SHORTHAND:
+            model.pop(key, None)
+    elif "hidden_sizes" in override:
+        model.pop("layers", None)
 
 
 def resolve(*layers: dict[str, Any]) -> RunConfig:

@@ -148,3 +148,30 @@ def test_parse_hidden():
 def test_tag_names_the_architecture():
     config = RunConfig(model=ModelConfig(hidden_sizes=(64, 32)), epochs=3)
     assert config.tag() == "784-64-32-10-relu-sgd-e3"
+
+
+def test_layers_from_a_later_layer_replace_the_hidden_shorthand_and_back():
+    from compare.runconfig import resolve
+
+    preset = {"model": {"hidden_sizes": [30], "activation": "sigmoid", "loss": "mse"}}
+    stack = {"model": {"layers": ["dense64", "tanh", "dense32", "relu", "dense10"]}}
+    config = resolve(preset, stack)
+    assert config.model.layer_specs == tuple(stack["model"]["layers"])
+    assert config.model.loss == "mse"  # the rest of the preset stays
+    back = resolve(stack, {"model": {"hidden_sizes": [16]}})
+    assert back.model.layers == () and back.model.hidden_sizes == (16,)
+    assert resolve(stack).model.describe() == (
+        "784 dense64,tanh,dense32,relu,dense10/crossentropy float32"
+    )
+    mlp = resolve({"model": {"layers": ["dense64", "tanh", "dense10"]}})
+    assert mlp.model == resolve({"model": {"hidden_sizes": [64], "activation": "tanh"}}).model
+
+
+def test_layers_flag_and_its_errors(capsys):
+    from compare.cli import main
+
+    assert main(["run", "--layers", "dense8,relu,dense7", "--limit-train", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "the last layer must be dense10" in err
+    assert main(["run", "--layers", "dense8,gelu,dense10", "--limit-train", "10"]) == 2
+    assert "unknown layer 'gelu'" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS
 # flag dest -> (section, key) in the run config; section "" is the top level.
 FLAG_KEYS: dict[str, tuple[str, str]] = {
     "hidden": ("model", "hidden_sizes"),
+    "layers": ("model", "layers"),
     "activation": ("model", "activation"),
     "loss": ("model", "loss"),
     "init": ("model", "init"),
@@ -58,6 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", metavar="N,N,...", help="hidden layer sizes (default 128)")
+    model.add_argument(
+        "--layers",
+        metavar="SPEC,...",
+        help="the layer stack instead of --hidden/--activation, e.g. dense256,relu,dense128,"
+        "tanh,dense10 (layers: denseN, relu, sigmoid, tanh; the last is dense10, the loss "
+        "adds softmax or sigmoid)",
+    )
     model.add_argument("--activation", metavar=_choices(ACTIVATIONS), help="hidden activation")
     model.add_argument("--loss", metavar=_choices(LOSSES), help="crossentropy (softmax) or mse")
     model.add_argument("--init", metavar=_choices(INITIALIZERS), help="weight initializer")
@@ -134,6 +142,8 @@ def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
             continue
         if dest == "hidden":
             value = parse_hidden(value)
+        if dest == "layers":
+            value = [spec.strip() for spec in value.split(",")]
         (layer[section] if section else layer)[key] = value
     if args.no_verify:
         layer["data"]["verify"] = False
