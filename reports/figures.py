@@ -87,7 +87,7 @@ def confusion_matrices(run: RunData) -> Figure | None:
     if not models:
         return None
     fig = MplFigure(figsize=(5.6 * len(models), 4.8))
-    axes = np.atleast_1d(fig.subplots(1, len(models)))
+    axes = np.atleast_1d(fig.subplots(1, len(models), gridspec_kw={"wspace": 0.35}))
     vmax = max(int(run.confusion[m].max()) for m in models)
     for ax, model in zip(axes, models, strict=True):
         _matrix_panel(fig, ax, run.confusion[model], run.labels[model], "Blues", Normalize(0, vmax))
@@ -106,7 +106,7 @@ def confusion_difference(run: RunData) -> Figure | None:
     diffs = [run.confusion[a] - run.confusion[b] for a, b in pairs]
     bound = max(1, *(int(np.abs(diff).max()) for diff in diffs))
     fig = MplFigure(figsize=(5.6 * len(pairs), 4.8))
-    axes = np.atleast_1d(fig.subplots(1, len(pairs)))
+    axes = np.atleast_1d(fig.subplots(1, len(pairs), gridspec_kw={"wspace": 0.35}))
     for ax, (a, b), diff in zip(axes, pairs, diffs, strict=True):
         norm = TwoSlopeNorm(0, -bound, bound)
         _matrix_panel(fig, ax, diff, f"{a} − {b} (counts)", "RdBu_r", norm)
@@ -200,7 +200,8 @@ def lockstep_drift(run: RunData) -> Figure | None:
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("max weight difference")
-    names = " / ".join(f"{a} vs {b}" for (a, b), _ in groups)
+    (a, b), _ = groups[0]
+    names = f"{a} vs {b}" if len(groups) == 1 else "each pair of models:"
     ax.set_title(f"lockstep: {names} weights over training")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
