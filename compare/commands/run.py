@@ -15,11 +15,14 @@ import argparse
 import shlex
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compare.presets import PRESETS
 from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, RunConfig, load_toml, resolve
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
+
+if TYPE_CHECKING:
+    from compare.progress import Progress
 
 # flag dest -> (section, key) in the run config; section "" is the top level.
 FLAG_KEYS: dict[str, tuple[str, str]] = {
@@ -205,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     return 130 if summary["status"] == "interrupted" else 0
 
 
-def render_report(out: Path, progress: Any) -> None:
+def render_report(out: Path, progress: Progress) -> None:
     """Call `reports.render_report(out)` if available; a failure is a warning, not a crash
     (the run's results are already saved)."""
     try:
