@@ -6,9 +6,11 @@ a run folder can be checked by hand. Labels are digits 0..n_classes-1.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,35 +60,65 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
+def model_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of models, in order: (a, b), (a, c), (b, c) for models a, b, c."""
+    return list(itertools.combinations(names, 2))
+
+
 @dataclass(frozen=True)
 class Agreement:
     """How two classifiers' test predictions relate (the 2x2 table and McNemar's test)."""
 
+    models: tuple[str, str]  # (a, b): the names of the two classifiers
     prediction_agreement: float  # share of images where both predict the same digit
     both_correct: int
-    only_scratch_correct: int
-    only_keras_correct: int
+    only_a_correct: int
+    only_b_correct: int
     both_wrong: int
     mcnemar_p_value: float
 
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """summary.json's `pairs` entry: `models`, then the table with a/b names."""
+        return {**asdict(self), "models": list(self.models)}
+
+    def named_dict(self) -> dict[str, float | int]:
+        """summary.json's `agreement` block: `only_<a>_correct`, `only_<b>_correct`."""
+        a, b = self.models
+        return {
+            "prediction_agreement": self.prediction_agreement,
+            "both_correct": self.both_correct,
+            f"only_{a}_correct": self.only_a_correct,
+            f"only_{b}_correct": self.only_b_correct,
+            "both_wrong": self.both_wrong,
+            "mcnemar_p_value": self.mcnemar_p_value,
+        }
 
 
-def agreement(y_true: np.ndarray, pred_scratch: np.ndarray, pred_keras: np.ndarray) -> Agreement:
+def agreement(
+    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, models: tuple[str, str] = ("a", "b")
+) -> Agreement:
     """The 2x2 correct/wrong table of two classifiers on the same images, and McNemar's p."""
-    right_a = np.asarray(pred_scratch) == np.asarray(y_true)
-    right_b = np.asarray(pred_keras) == np.asarray(y_true)
+    pred_a, pred_b, y_true = np.asarray(pred_a), np.asarray(pred_b), np.asarray(y_true)
+    right_a, right_b = pred_a == y_true, pred_b == y_true
     only_a = int(np.sum(right_a & ~right_b))
     only_b = int(np.sum(~right_a & right_b))
     return Agreement(
-        prediction_agreement=float(np.mean(np.asarray(pred_scratch) == np.asarray(pred_keras))),
+        models=tuple(models),
+        prediction_agreement=float(np.mean(pred_a == pred_b)),
         both_correct=int(np.sum(right_a & right_b)),
-        only_scratch_correct=only_a,
-        only_keras_correct=only_b,
+        only_a_correct=only_a,
+        only_b_correct=only_b,
         both_wrong=int(np.sum(~right_a & ~right_b)),
         mcnemar_p_value=mcnemar_exact(only_a, only_b),
     )
+
+
+def pairwise_agreement(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> list[Agreement]:
+    """`agreement` for every pair of models (`model_pairs` order); [] for one model."""
+    return [
+        agreement(y_true, predictions[a], predictions[b], (a, b))
+        for a, b in model_pairs(list(predictions))
+    ]
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -110,15 +142,13 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
     return {"mean": float(array.mean()), "std": std}
 
 
-def paired_comparison(
-    scratch: Sequence[float], keras: Sequence[float]
-) -> dict[str, float | int | None]:
-    """Per-seed paired differences scratch - keras: mean, std, paired t test and sign counts.
+def paired_comparison(a: Sequence[float], b: Sequence[float]) -> dict[str, float | int | None]:
+    """Per-seed paired differences a - b: mean, std, paired t test and sign counts.
 
     t = mean(d) / (std(d) / sqrt(n)) with n - 1 degrees of freedom, and its two-sided
     p-value; both are None when undefined (one seed, or every difference equal).
     """
-    d = np.asarray(scratch, dtype=np.float64) - np.asarray(keras, dtype=np.float64)
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     stats = mean_std(d)
     t = None
     if len(d) > 1 and stats["std"] > 0:
@@ -130,8 +160,8 @@ def paired_comparison(
         "t_statistic": t,
         "degrees_of_freedom": len(d) - 1,
         "p_value": None if t is None else student_t_two_sided_p(t, len(d) - 1),
-        "scratch_better": int(np.sum(d > 0)),
-        "keras_better": int(np.sum(d < 0)),
+        "a_better": int(np.sum(d > 0)),
+        "b_better": int(np.sum(d < 0)),
         "ties": int(np.sum(d == 0)),
     }
 

@@ -1,7 +1,8 @@
 """Recognise a person's own digit images with the models of a finished run.
 
-`load_run` reads `scratch.npz` and/or `keras.keras` plus the run's input
-standardization from `summary.json`; `predict_images` preprocesses each image
+`load_run` reads the saved model of every model the run trained (`scratch.npz`,
+`keras.keras`, ...: each loaded by its registered loader, `compare.models`) plus
+the run's input standardization from `summary.json`; `predict_images` preprocesses each image
 once (`compare.digits.preprocess_digit`) and feeds the same 784 values to every
 model, so any disagreement is the models', not the pipeline's. Failures are
 kept per image (`Prediction.error`) so one bad file never hides the others.
@@ -18,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from compare import models as model_registry
 from compare.digits import DigitError, preprocess_digit, read_image
+from compare.models import Model
+from scratch.config import ConfigError
 from scratch.serialization import atomic_path
-
-MODEL_FILES = {"scratch": "scratch.npz", "keras": "keras.keras"}  # display order
 
 
 class RunError(Exception):
@@ -33,7 +35,7 @@ class RunModels:
     """The trained models of one run and how their inputs were scaled."""
 
     run_dir: Path
-    models: dict[str, Any]  # "scratch" / "keras" -> object with predict_proba(x)
+    models: dict[str, Model]  # model name -> the loaded model, in the run's order
     dtype: str = "float32"
     standardized: bool = False
     mean: float = 0.0
@@ -108,15 +110,20 @@ def _input_scaling(summary: dict[str, Any], path: Path) -> tuple[str, bool, floa
     return dtype, True, float(mean), float(std)
 
 
-def _load_model(name: str, path: Path) -> Any:
-    """Load one saved model with its own package (TensorFlow only for Keras)."""
-    if name == "scratch":
-        from scratch import Network
-
-        return Network.load(path)
-    from keras_baseline import KerasTwin
-
-    return KerasTwin.load(path)
+def _run_model_files(summary: dict[str, Any], path: Path) -> dict[str, str]:
+    """Model name -> its file in the run folder, for every model the run trained (an old
+    summary without `config.models` trained scratch and Keras)."""
+    trained = (summary.get("config") or {}).get("models") or list(model_registry.DEFAULT_MODELS)
+    recorded = summary.get("models") if isinstance(summary.get("models"), dict) else {}
+    files = {}
+    for name in trained:
+        try:
+            model_spec = model_registry.spec(str(name))
+        except ConfigError as error:
+            raise RunError(f"{path}: {error}; register it before loading this run") from None
+        file_name = (recorded.get(name) or {}).get("file") or model_spec.file_name
+        files[model_spec.name] = str(file_name)
+    return files
 
 
 def load_run(run_dir: str | Path) -> RunModels:
@@ -126,19 +133,19 @@ def load_run(run_dir: str | Path) -> RunModels:
         raise RunError(f"run folder {run_dir} does not exist; pass --run RUN_DIR from a run")
     summary = _read_summary(run_dir)
     dtype, standardized, mean, std = _input_scaling(summary, run_dir / "summary.json")
-    models: dict[str, Any] = {}
-    trained = (summary.get("config") or {}).get("models") or list(MODEL_FILES)
-    for name, file_name in MODEL_FILES.items():
+    models: dict[str, Model] = {}
+    files = _run_model_files(summary, run_dir / "summary.json")
+    for name, file_name in files.items():
         path = run_dir / file_name
         if not path.is_file():
-            if name in trained and summary.get("status") == "complete":
+            if summary.get("status") == "complete":
                 raise RunError(
                     f"{path} is missing, though this run trained {name}; "
                     "restore it or re-run 'mnist-compare run'"
                 )
             continue
         try:
-            models[name] = _load_model(name, path)
+            models[name] = model_registry.spec(name).load(path)
         except ImportError as error:
             raise RunError(
                 f"cannot load {path}: {error}; reinstall mnist-compare (pip install -e .)"
@@ -147,9 +154,10 @@ def load_run(run_dir: str | Path) -> RunModels:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise RunError(f"cannot load {path}: {message}; re-run 'mnist-compare run'") from None
     if not models:
+        names = list(files.values())
+        which = f"neither {names[0]} nor {names[1]}" if len(names) == 2 else f"none of {names}"
         raise RunError(
-            f"{run_dir} holds neither scratch.npz nor keras.keras: "
-            "give the folder of a finished 'mnist-compare run'"
+            f"{run_dir} holds {which}: give the folder of a finished 'mnist-compare run'"
         )
     return RunModels(run_dir, models, dtype, standardized, mean, std)
 

@@ -68,7 +68,7 @@ class Progress:
             self._bars = None
 
     def final_table(self, summary: dict[str, Any]) -> None:
-        """Test accuracy, loss and timings per model, then agreement figures."""
+        """Test accuracy, loss and timings per model, then each pair's agreement figures."""
         if self.quiet:
             return
         table = Table(title=f"mnist-compare run: {summary['status']}")
@@ -84,13 +84,15 @@ class Progress:
                 f"{result['predict_seconds']:.2f}",
             )
         self.console.print(table)
-        agreement = summary.get("agreement")
-        if agreement:
+        pairs = summary.get("pairs") or []
+        for pair in pairs:
+            a, b = pair["models"]
+            which = f"{a} vs {b}: " if len(pairs) > 1 else ""
             self.message(
-                f"agreement {agreement['prediction_agreement']:.4f}  "
-                f"only scratch right {agreement['only_scratch_correct']}  "
-                f"only keras right {agreement['only_keras_correct']}  "
-                f"McNemar p {agreement['mcnemar_p_value']:.3g}"
+                f"{which}agreement {pair['prediction_agreement']:.4f}  "
+                f"only {a} right {pair['only_a_correct']}  "
+                f"only {b} right {pair['only_b_correct']}  "
+                f"McNemar p {pair['mcnemar_p_value']:.3g}"
             )
         multi = summary.get("multi_seed")
         if multi:
@@ -100,16 +102,20 @@ class Progress:
                     f"{name} over seeds {multi['seeds']}: test acc "
                     f"{accuracy['mean']:.4f} +- {accuracy['std']:.4f}"
                 )
-            paired = multi.get("paired")
-            if paired:
+            for paired in multi.get("pairs") or []:
+                a, b = paired["models"]
                 t, p_value = paired["t_statistic"], paired.get("p_value")
                 self.message(
-                    f"paired scratch - keras: mean {paired['mean_difference']:+.4f} "
+                    f"paired {a} - {b}: mean {paired['mean_difference']:+.4f} "
                     f"(std {paired['std_difference']:.4f}, t {'n/a' if t is None else f'{t:.2f}'}, "
                     f"p {'n/a' if p_value is None else f'{p_value:.3g}'}, "
-                    f"scratch better {paired['scratch_better']}, keras better "
-                    f"{paired['keras_better']}, ties {paired['ties']})"
+                    f"{a} better {paired['a_better']}, {b} better "
+                    f"{paired['b_better']}, ties {paired['ties']})"
                 )
-        lockstep = summary.get("lockstep")
-        if lockstep and lockstep.get("max_abs_weight_diff"):
-            self.message(f"lockstep max |dW| at the end {lockstep['max_abs_weight_diff'][-1]:.3g}")
+        for pair in pairs:
+            if pair.get("max_abs_weight_diff"):
+                a, b = pair["models"]
+                which = f" {a} vs {b}" if len(pairs) > 1 else ""
+                self.message(
+                    f"lockstep{which} max |dW| at the end {pair['max_abs_weight_diff'][-1]:.3g}"
+                )

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from compare import models as model_registry
 from scratch.config import ConfigError, ModelConfig
 
 MODES = ("lockstep", "independent")
-MODEL_NAMES = ("scratch", "keras")
 MNIST_PIXELS, MNIST_CLASSES = 784, 10  # what every MNIST run feeds the model
 # Learning rate used when no preset, config file or flag sets one.
 DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
@@ -58,8 +58,8 @@ class RunConfig:
     batch_size: int = 32
     seed: int = 0
     seeds: int = 1  # repeat for seeds seed, seed+1, ..., seed+seeds-1
-    mode: str = "lockstep"  # lockstep: Keras starts from the scratch weights
-    models: tuple[str, ...] = MODEL_NAMES
+    mode: str = "lockstep"  # lockstep: every model starts from the first one's weights
+    models: tuple[str, ...] = model_registry.DEFAULT_MODELS
     preset: str | None = None  # informational: the preset the config started from
     blas_threads: int = 1  # OpenBLAS threads while training (0: the library's default)
 
@@ -75,9 +75,11 @@ class RunConfig:
         _require_int("blas_threads", self.blas_threads, low=0)
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
-        if not self.models or any(m not in MODEL_NAMES for m in self.models):
+        registered = model_registry.names()
+        if not self.models or any(m not in registered for m in self.models):
             given = ",".join(str(m) for m in self.models) or "(none)"
-            raise ConfigError(f"models must be one or both of scratch,keras; got {given}")
+            how_many = "one or both" if len(registered) == 2 else "one or more"
+            raise ConfigError(f"models must be {how_many} of {','.join(registered)}; got {given}")
         if len(set(self.models)) != len(self.models):
             raise ConfigError(f"models lists a model twice: {','.join(self.models)}")
         if self.preset is not None and not isinstance(self.preset, str):
@@ -88,13 +90,13 @@ class RunConfig:
                 f"{MNIST_CLASSES} for MNIST (28x28 images, digits 0-9), got "
                 f"{self.model.input_size} and {self.model.output_size}; drop them from the config"
             )
-        # Keep the canonical order: scratch first (lockstep copies its weights to Keras).
-        object.__setattr__(self, "models", tuple(m for m in MODEL_NAMES if m in self.models))
+        # The registry's order: scratch first (lockstep copies its weights to the others).
+        object.__setattr__(self, "models", tuple(m for m in registered if m in self.models))
 
     @property
     def lockstep(self) -> bool:
-        """True when the weight difference between the twins is tracked."""
-        return self.mode == "lockstep" and len(self.models) == 2
+        """True when the weight differences between the models are tracked."""
+        return self.mode == "lockstep" and len(self.models) >= 2
 
     @property
     def seed_list(self) -> list[int]:

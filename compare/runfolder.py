@@ -181,10 +181,17 @@ def write_examples(
     return len(index)
 
 
-def write_lockstep(out: Path, diffs: Iterable[tuple[int, int, float, float]]) -> None:
-    rows = [[step, epoch, _num(a), _num(r)] for step, epoch, a, r in diffs]
-    header = ("step", "epoch", "max_abs_weight_diff", "max_rel_weight_diff")
-    write_csv(out / "lockstep.csv", header, rows)
+LOCKSTEP_HEADER = (
+    "step", "epoch", "max_abs_weight_diff", "max_rel_weight_diff", "model_a", "model_b",
+)  # fmt: skip
+
+
+def write_lockstep(out: Path, diffs: Iterable[Any]) -> None:
+    """lockstep.csv: one row per checkpoint and pair of models (WeightDiff tuples)."""
+    rows = [
+        [d.step, d.epoch, _num(d.max_abs), _num(d.max_rel), d.model_a, d.model_b] for d in diffs
+    ]
+    write_csv(out / "lockstep.csv", LOCKSTEP_HEADER, rows)
 
 
 def write_seeds(out: Path, rows: Iterable[tuple[int, str, float, float, float]]) -> None:

@@ -1,18 +1,21 @@
 """`mnist-compare run` end to end: data, models, training, evaluation, the run folder.
 
 `execute(config, out, ...)` loads MNIST once, then for each seed builds the models
-(in lockstep mode the Keras twin starts from the scratch network's initial
-weights), trains them on identical batches (`compare.training`), evaluates them on
-the test set and writes the run folder (docs/architecture.md). With several seeds
-the top-level files describe the first seed in full; `seeds.csv` and
-`summary.json["multi_seed"]` hold every seed. The data split always uses the base
-seed, so every seed trains and validates on the same images.
+named in the config from the registry (`compare.models`; in lockstep mode every
+model starts from the first model's initial weights), trains them on identical
+batches (`compare.training`), evaluates them on the test set and writes the run
+folder (docs/architecture.md). With several seeds the top-level files describe the
+first seed in full; `seeds.csv` and `summary.json["multi_seed"]` hold every seed.
+The data split always uses the base seed, so every seed trains and validates on
+the same images.
+
+The report is not rendered here: compare's core never imports `reports`; the CLI
+(`compare/commands/run.py`) renders it after `execute` returns.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,40 +24,35 @@ import numpy as np
 from compare import metrics, runfolder
 from compare.data import MnistData, Splits, load_mnist, make_splits
 from compare.environment import peak_rss_mb
+from compare.models import Model, ModelFactory, spec
 from compare.progress import Progress
 from compare.runconfig import RunConfig, to_toml
 from compare.summary import Evaluation, build_summary, header, now, records
 from compare.threads import blas_threads
 from compare.training import Diverged, Track, TrainingResult, train
 
-ModelFactory = Callable[..., Any]  # (ModelConfig, seed=...) -> a model with the shared interface
-
-
-def default_factories(models: tuple[str, ...]) -> dict[str, ModelFactory]:
-    """The real classes; TensorFlow is imported only when the Keras twin is wanted."""
-    factories: dict[str, ModelFactory] = {}
-    if "scratch" in models:
-        from scratch import Network
-
-        factories["scratch"] = Network
-    if "keras" in models:
-        from keras_baseline import KerasTwin
-
-        factories["keras"] = KerasTwin
-    return factories
-
 
 def build_tracks(
-    config: RunConfig, seed: int, factories: dict[str, ModelFactory]
+    config: RunConfig, seed: int, factories: dict[str, ModelFactory] | None = None
 ) -> dict[str, Track]:
-    """Each model seeded with `seed`; in lockstep Keras copies the scratch initial weights."""
-    tracks = {name: Track(name, factories[name](config.model, seed=seed)) for name in config.models}
+    """Each model seeded with `seed` (built by the registry unless `factories` names another
+    factory); in lockstep every model is given the first model's initial weights."""
+    factories = factories or {}
+    tracks = {}
+    for name in config.models:
+        factory = factories.get(name)
+        if factory is None:
+            tracks[name] = Track(name, spec(name).build(config.model, seed))
+        else:
+            tracks[name] = Track(name, factory(config.model, seed=seed))
     if config.lockstep:
-        tracks["keras"].model.set_weights(tracks["scratch"].model.get_weights())
+        first, *others = tracks.values()
+        for track in others:
+            track.model.set_weights(first.model.get_weights())
     return tracks
 
 
-def evaluate_on_test(model: Any, splits: Splits) -> Evaluation:
+def evaluate_on_test(model: Model, splits: Splits) -> Evaluation:
     start = time.perf_counter()
     proba = np.asarray(model.predict_proba(splits.x_test))  # (n_test, 10)
     seconds = time.perf_counter() - start
@@ -74,10 +72,12 @@ def execute(
     *,
     invocation: str = "",
     quiet: bool = False,
-    report: bool = True,
     factories: dict[str, ModelFactory] | None = None,
 ) -> dict[str, Any]:
-    """Run everything and write the run folder `out` (which must exist); returns the summary."""
+    """Run everything and write the run folder `out` (which must exist); returns the summary.
+
+    `factories` replaces the registry's factory of the models it names (tests use it).
+    Raises `compare.training.Diverged` after recording a diverged run."""
     progress = Progress(quiet)
     started = now()
     data = load_mnist(config.data.data_dir, verify=config.data.verify)
@@ -88,7 +88,6 @@ def execute(
     progress.message(f"data: {splits.sizes()} from {splits.source}; writing {out}")
     base = {"config": config, "out": out, "splits": splits, "started": started}
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
-    factories = factories or default_factories(config.models)
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))
     per_seed: list[dict[str, Any]] = []
     with blas_threads(config.blas_threads) as base["blas_threads_set"]:
@@ -98,14 +97,12 @@ def execute(
     progress.final_table(summary)
     if status == "interrupted":
         progress.console.print(f"interrupted: {out} holds what was measured (status interrupted)")
-    if report:
-        _render_report(out, progress)
     return summary
 
 
 def _all_seeds(
     config: RunConfig, base: dict[str, Any], data: MnistData,
-    factories: dict[str, ModelFactory], progress: Progress, per_seed: list[dict[str, Any]],
+    factories: dict[str, ModelFactory] | None, progress: Progress, per_seed: list[dict[str, Any]],
 ) -> tuple[str, tuple[dict[str, Track], TrainingResult, dict[str, Evaluation]]]:  # fmt: skip
     """Train and evaluate each seed in turn; write the first seed's files. Stops early
     when interrupted. Returns (status, the first seed's tracks, result, evaluations)."""
@@ -156,11 +153,13 @@ def _write_seed_files(
     if result.lockstep:
         runfolder.write_lockstep(out, result.lockstep)
     for name, track in tracks.items():
-        suffix = ".npz" if name == "scratch" else ".keras"
-        track.model.save(out / f"{name}{suffix}")  # both models save atomically
-    if "keras" in tracks:
-        weights = tracks["keras"].model.get_weights()
-        runfolder.write_npz(out / "keras_weights.npz", {f"w{i}": w for i, w in enumerate(weights)})
+        model_spec = spec(name)
+        track.model.save(out / model_spec.file_name)  # every model saves atomically
+        if model_spec.weights_file_name != model_spec.file_name:  # e.g. keras_weights.npz
+            weights = track.model.get_weights()
+            runfolder.write_npz(
+                out / model_spec.weights_file_name, {f"w{i}": w for i, w in enumerate(weights)}
+            )
 
 
 def _write_diverged(base: dict[str, Any], tracks: dict[str, Track], error: Diverged) -> None:
@@ -184,22 +183,6 @@ def _write_diverged_later_seed(
         "model": error.model, "epoch": error.epoch, "step": error.step, "seed": seed,
     }  # fmt: skip
     runfolder.write_json(base["out"] / "summary.json", summary)
-
-
-def _render_report(out: Path, progress: Progress) -> None:
-    """Call `reports.render_report(out)` if available; a failure is a warning, not a crash."""
-    try:
-        from reports import render_report
-    except ImportError as error:
-        progress.console.print(f"warning: no report written (reports unavailable: {error})")
-        return
-    try:
-        render_report(out)
-    except Exception as error:  # noqa: BLE001 - the run's results are already saved
-        progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
-                               f"retry with: mnist-compare report {out}")  # fmt: skip
-        return
-    progress.message(f"report: {out / 'report.html'}")
 
 
 def _toml_header(out: Path) -> str:

@@ -4,11 +4,17 @@ The fields follow docs/architecture.md ("The run folder"); everything here is pl
 JSON (no NaN). Added beyond the contract: `invocation` (the flags as typed), `steps`,
 `memory` (baseline and peak RSS with a note on what they mean), `data.mean`/`data.std`
 (the preprocessing constants `predict` needs) and the data split details.
+
+Pairwise results: `pairs` holds one entry per pair of models (agreement, McNemar,
+lockstep weight differences). The older top-level keys stay for the first pair
+(`agreement.only_<a>_correct`, `lockstep.max_abs_weight_diff`, `multi_seed.paired`),
+so a scratch+Keras run reads as it always did.
 """
 
 from __future__ import annotations
 
 import shlex
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +25,7 @@ import numpy as np
 from compare import metrics, runfolder
 from compare.data import Splits
 from compare.environment import environment, peak_rss_mb
+from compare.models import spec
 from compare.runconfig import RunConfig
 from compare.training import Track, TrainingResult
 
@@ -64,32 +71,42 @@ def build_summary(
     splits: Splits = base["splits"]
     summary = header(base, status)
     n_train = len(splits.y_train)
-    summary["models"] = {n: _model_summary(t, outcomes[n], n_train) for n, t in tracks.items()}
+    summary["models"] = {
+        name: {**_model_summary(track, outcomes[name], n_train), **spec(name).describe()}
+        for name, track in tracks.items()
+    }
     summary["steps"] = result.steps
     summary["memory"] = {"baseline_mb": base["baseline_mb"], "peak_mb": peak_rss_mb()}
     summary["memory"]["note"] = MEMORY_NOTE
-    if len(outcomes) == 2:
-        agreement = metrics.agreement(
-            splits.y_test, outcomes["scratch"].pred, outcomes["keras"].pred
-        )
-        summary["agreement"] = agreement.to_dict()
+    agreements = metrics.pairwise_agreement(
+        splits.y_test, {name: outcome.pred for name, outcome in outcomes.items()}
+    )
+    pairs = [agreement.to_dict() for agreement in agreements]
+    if agreements:
+        summary["agreement"] = agreements[0].named_dict()  # the first pair, named keys
     if config.lockstep:
-        at_epoch_end = _epoch_end_diffs(result)
-        summary["lockstep"] = {
-            "max_abs_weight_diff": [a for a, _ in at_epoch_end],
-            "max_rel_weight_diff": [r for _, r in at_epoch_end],
-        }
+        for pair in pairs:
+            at_epoch_end = _epoch_end_diffs(result, *pair["models"])
+            pair["max_abs_weight_diff"] = [a for a, _ in at_epoch_end]
+            pair["max_rel_weight_diff"] = [r for _, r in at_epoch_end]
+        summary["lockstep"] = {key: pairs[0][key] for key in LOCKSTEP_KEYS}  # the first pair
+    if pairs:
+        summary["pairs"] = pairs
     if config.seeds > 1 and per_seed:  # completed seeds only
         summary["multi_seed"] = _multi_seed(base["out"], per_seed)
         summary["multi_seed"]["seeds_requested"] = config.seed_list
     return summary
 
 
-def _epoch_end_diffs(result: TrainingResult) -> list[tuple[float, float]]:
-    """The last lockstep record of each completed epoch (the epoch-end checkpoint)."""
+LOCKSTEP_KEYS = ("max_abs_weight_diff", "max_rel_weight_diff")
+
+
+def _epoch_end_diffs(result: TrainingResult, a: str, b: str) -> list[tuple[float, float]]:
+    """The last lockstep record of models a and b in each completed epoch (its end)."""
     last: dict[int, tuple[float, float]] = {}
-    for _step, epoch, max_abs, max_rel in result.lockstep:
-        last[epoch] = (max_abs, max_rel)
+    for diff in result.lockstep:
+        if (diff.model_a, diff.model_b) == (a, b):
+            last[diff.epoch] = (diff.max_abs, diff.max_rel)
     return [last[e] for e in sorted(last) if e <= result.epochs_completed]
 
 
@@ -109,10 +126,17 @@ def _multi_seed(out: Path, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
         for name in names
     }
     multi: dict[str, Any] = {"seeds": [run["seed"] for run in per_seed], "per_model": per_model}
-    if len(names) == 2:
-        scratch = [r[2] for r in rows if r[1] == "scratch"]
-        keras = [r[2] for r in rows if r[1] == "keras"]
-        multi["paired"] = metrics.paired_comparison(scratch, keras)
+    accuracy = {name: [r[2] for r in rows if r[1] == name] for name in names}
+    pairs = []
+    for a, b in metrics.model_pairs(names):
+        paired = metrics.paired_comparison(accuracy[a], accuracy[b])
+        pairs.append({"models": [a, b], **paired})
+    if pairs:  # the first pair under its old key, with named counts (scratch_better, ...)
+        first = {k: v for k, v in pairs[0].items() if k not in ("models", "a_better", "b_better")}
+        a, b = pairs[0]["models"]
+        multi["paired"] = {**first, f"{a}_better": pairs[0]["a_better"],
+                           f"{b}_better": pairs[0]["b_better"]}  # fmt: skip
+        multi["pairs"] = pairs
     return multi
 
 
@@ -129,7 +153,8 @@ def header(base: dict[str, Any], status: str) -> dict[str, Any]:
         "finished_at": now(),
         "config": config.to_dict(),
         "environment": {
-            **environment(include_tensorflow="keras" in config.models),
+            # TensorFlow's version when a model loaded it (never imported just for this)
+            **environment(include_tensorflow="tensorflow" in sys.modules),
             "blas_threads_limit": config.blas_threads or None,
             "blas_threads_applied": bool(base.get("blas_threads_set")),
         },

@@ -1,4 +1,4 @@
-"""The training loop: both networks, the same batches, timed separately.
+"""The training loop: every model, the same batches, timed separately.
 
 Per epoch, for each index array of `BatchSchedule(n_train, batch_size, seed).epoch(e)`,
 every model gets `x_train[idx], y_train[idx]` in one `train_step`. Only the
@@ -6,16 +6,20 @@ every model gets `x_train[idx], y_train[idx]` in one `train_step`. Only the
 are its own optimizer steps and nothing else.
 
 Training loss and accuracy of an epoch are defined as Keras's `History` defines them,
-identically for both models: the loss is the sample-weighted mean of the batch losses
+identically for every model: the loss is the sample-weighted mean of the batch losses
 returned by `train_step` (computed in the forward pass *before* each update); the
 accuracy is the share of training images in the epoch that the model predicted
 correctly *just before* its update: `last_batch_correct`, counted by `train_step`
 from its own forward pass, as Keras's `fit` counts it (no second prediction).
 
 Ctrl-C (SIGINT) sets a flag that is checked after each step, so the run stops
-between steps with both models consistent; a `KeyboardInterrupt` raised inside a
+between steps with every model consistent; a `KeyboardInterrupt` raised inside a
 step (a second Ctrl-C, say) also stops the run. Either way the result is marked
 interrupted and everything measured so far is kept.
+
+In lockstep mode the weight difference of every pair of models is recorded at
+steps 1, 10, 100, ... and at each epoch end. A NaN or infinite loss raises
+`Diverged`, this module's own exception; the CLI maps it to exit code 1.
 """
 
 from __future__ import annotations
@@ -27,23 +31,35 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from compare.batches import BatchSchedule
-from compare.cli import CliError
 from compare.data import Splits
-from compare.metrics import weight_difference
+from compare.metrics import model_pairs, weight_difference
+from compare.models import Model
 from compare.progress import Progress
 
 
-class Diverged(CliError):
-    """A model's loss became NaN or infinite; the run stops and is not saved as good."""
+class Diverged(Exception):
+    """A model's loss became NaN or infinite; the run stops and is not saved as good.
+    The message is one line naming the model, epoch, batch and step."""
 
     def __init__(self, message: str, epoch: int, step: int, model: str) -> None:
-        super().__init__(message, exit_code=1)
+        super().__init__(message)
         self.epoch, self.step, self.model = epoch, step, model
+
+
+class WeightDiff(NamedTuple):
+    """One row of lockstep.csv: how far two models' weights are apart after `step`."""
+
+    step: int
+    epoch: int
+    model_a: str
+    model_b: str
+    max_abs: float
+    max_rel: float
 
 
 @dataclass
@@ -65,7 +81,7 @@ class Track:
     """One model being trained, with its timings and running epoch statistics."""
 
     name: str
-    model: Any
+    model: Model
     train_seconds: float = 0.0
     epochs: list[EpochRecord] = field(default_factory=list)
     _loss_sum: float = 0.0
@@ -114,7 +130,7 @@ class Track:
 @dataclass
 class TrainingResult:
     tracks: dict[str, Track]
-    lockstep: list[tuple[int, int, float, float]]  # (step, epoch, max abs, max rel)
+    lockstep: list[WeightDiff]  # every pair at each checkpoint (lockstep mode)
     status: str  # "complete" | "interrupted"
     steps: int  # optimizer steps taken (by the first model)
 
@@ -165,7 +181,7 @@ def train(
 ) -> TrainingResult:
     """Train every model for `epochs` on identical batches; see the module docstring."""
     schedule = BatchSchedule(len(splits.y_train), batch_size, seed)
-    diffs: list[tuple[int, int, float, float]] = []
+    diffs: list[WeightDiff] = []
     result = TrainingResult(tracks, diffs, "complete", 0)
     names = tuple(tracks)
     # NaN/inf losses are caught explicitly below; NumPy's overflow warnings add nothing.
@@ -184,12 +200,12 @@ def train(
                         _guarded_step(track, x, y, (epoch, batch, result.steps))
                         progress.advance(track.name, *track.running)
                     if lockstep and is_checkpoint(result.steps):
-                        diffs.append(_weight_diff(tracks, result.steps, epoch))
+                        diffs += _weight_diffs(tracks, result.steps, epoch)
                     if stop.set:
                         raise KeyboardInterrupt
                 records = {name: track.end_epoch(epoch, splits) for name, track in tracks.items()}
                 if lockstep:
-                    diffs.append(_weight_diff(tracks, result.steps, epoch))
+                    diffs += _weight_diffs(tracks, result.steps, epoch)
                 progress.end_epoch(
                     {
                         n: (r.val_loss, r.val_accuracy)
@@ -235,7 +251,10 @@ def _guarded_step(track: Track, x: np.ndarray, y: np.ndarray, where: tuple[int, 
         )  # fmt: skip
 
 
-def _weight_diff(tracks: dict[str, Track], step: int, epoch: int) -> tuple[int, int, float, float]:
-    """(step, epoch, max abs, max rel) difference between the scratch and Keras weights."""
-    scratch, keras = tracks["scratch"].model, tracks["keras"].model
-    return (step, epoch, *weight_difference(scratch.get_weights(), keras.get_weights()))
+def _weight_diffs(tracks: dict[str, Track], step: int, epoch: int) -> list[WeightDiff]:
+    """Max absolute and relative weight difference of every pair of models."""
+    weights = {name: track.model.get_weights() for name, track in tracks.items()}
+    return [
+        WeightDiff(step, epoch, a, b, *weight_difference(weights[a], weights[b]))
+        for a, b in model_pairs(list(tracks))
+    ]

@@ -21,7 +21,7 @@ def model_config(run: RunData) -> dict[str, Any]:
 
 
 def is_lockstep(run: RunData) -> bool:
-    return run.both and (
+    return run.compares and (
         run_config(run).get("mode") == "lockstep" or bool(run.summary.get("lockstep"))
     )
 
@@ -63,16 +63,17 @@ def matching(run: RunData, doc: Document) -> None:
     config, model, data = run_config(run), model_config(run), run.summary.get("data", {}) or {}
     splits = data.get("splits", {}) or {}
     l2 = float(model.get("l2", 0.0) or 0.0)
-    if not run.both:
+    first = run.labels[run.models[0]] if run.models else ""
+    if not run.compares:
         init = "Only one model was trained, so there was nothing to match."
     elif is_lockstep(run):
         init = (
-            "lockstep: Keras was given the scratch network's initial weights, so both "
+            f"lockstep: every other model was given {first}'s initial weights, so all "
             "started from identical numbers."
         )
     else:
         init = (
-            f"independent: both drew from the same scheme ({model.get('init', '?')}, zero "
+            f"independent: each drew from the same scheme ({model.get('init', '?')}, zero "
             "biases) but with different random draws, so single-run differences include "
             "luck; use --seeds to measure it."
         )
@@ -80,7 +81,7 @@ def matching(run: RunData, doc: Document) -> None:
         [
             "Data split",
             f"one shared pipeline; train {fmt(splits.get('train'))}, validation "
-            f"{fmt(splits.get('val'))}, test {fmt(splits.get('test'))} images; both models "
+            f"{fmt(splits.get('val'))}, test {fmt(splits.get('test'))} images; every model "
             "got the same arrays and the same mini-batches "
             f"(batch size {config.get('batch_size', '?')})",
         ],
@@ -111,7 +112,7 @@ def matching(run: RunData, doc: Document) -> None:
                 else ""
             ),
         ],
-        ["Numeric type", f"{model.get('dtype', '?')} in both models"],
+        ["Numeric type", f"{model.get('dtype', '?')}: the run config's, and the data's"],
     ]
     doc.add(Heading("How the comparison was matched", anchor="matching"))
     doc.add(

@@ -1,5 +1,6 @@
-"""Charts of a run: learning curves, confusion matrices, per-class F1, timing,
-lockstep drift and multi-seed spread.
+"""Charts of a run: learning curves, confusion matrices (and each pair's difference),
+per-class F1, timing, lockstep drift per pair and multi-seed spread. Model colours and
+labels come from the run (`RunData.colors`, `RunData.labels`).
 
 Figures are built with `matplotlib.figure.Figure` directly (no pyplot, so no GUI
 backend and no global state) and returned as PNG bytes inside a `Figure` block.
@@ -14,10 +15,10 @@ import pandas as pd
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure as MplFigure
 
+from compare.metrics import model_pairs
 from reports.document import Figure
-from reports.loader import MODEL_LABELS, RunData
+from reports.loader import RunData
 
-COLORS = {"scratch": "#1f77b4", "keras": "#d62728"}
 DPI = 110
 
 
@@ -29,15 +30,18 @@ def png_bytes(fig: MplFigure) -> bytes:
 
 
 def learning_curves(run: RunData) -> Figure | None:
-    """Loss and accuracy per epoch, training (solid) and validation (dashed), both models."""
+    """Loss and accuracy per epoch, training (solid) and validation (dashed), every model."""
     if run.metrics is None or run.metrics.empty:
         return None
     fig = MplFigure(figsize=(10, 3.8))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    for model, rows in run.metrics.groupby("model", sort=False):
-        color = COLORS.get(str(model), "gray")
-        # Hollow, larger scratch markers stay visible when lockstep curves coincide.
-        style = {"markersize": 9, "markerfacecolor": "none"} if model == "scratch" else {}
+    colors, groups = run.colors, list(run.metrics.groupby("model", sort=False))
+    for k, (model, rows) in enumerate(groups):
+        color = colors.get(str(model), "gray")
+        # Hollow, larger markers for all but the last model stay visible when lockstep
+        # curves coincide.
+        hollow = {"markersize": 6 + 3 * (len(groups) - 1 - k), "markerfacecolor": "none"}
+        style = hollow if k < len(groups) - 1 else {}
         for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
             ax.plot(rows["epoch"], rows[f"train_{key}"], "-o", color=color,
                     label=f"{model} {key}", **style)  # fmt: skip
@@ -83,43 +87,40 @@ def confusion_matrices(run: RunData) -> Figure | None:
     if not models:
         return None
     fig = MplFigure(figsize=(5.6 * len(models), 4.8))
-    axes = np.atleast_1d(fig.subplots(1, len(models)))
+    axes = np.atleast_1d(fig.subplots(1, len(models), gridspec_kw={"wspace": 0.35}))
     vmax = max(int(run.confusion[m].max()) for m in models)
     for ax, model in zip(axes, models, strict=True):
-        _matrix_panel(
-            fig, ax, run.confusion[model], MODEL_LABELS[model], "Blues", Normalize(0, vmax)
-        )
+        _matrix_panel(fig, ax, run.confusion[model], run.labels[model], "Blues", Normalize(0, vmax))
     caption = (
         "Confusion matrices on the test set: rows are the true digit, columns the predicted "
-        "digit, cells count images; both models share one colour scale."
+        "digit, cells count images; all models share one colour scale."
     )
     return Figure("confusion_matrices", caption, png_bytes(fig))
 
 
 def confusion_difference(run: RunData) -> Figure | None:
-    """Scratch's confusion matrix minus Keras's: where their errors differ."""
-    if not all(m in run.confusion for m in ("scratch", "keras")):
+    """For each pair of models, one confusion matrix minus the other: where errors differ."""
+    pairs = model_pairs([m for m in run.models if m in run.confusion])
+    if not pairs:
         return None
-    diff = run.confusion["scratch"] - run.confusion["keras"]
-    bound = max(1, int(np.abs(diff).max()))
-    fig = MplFigure(figsize=(5.6, 4.8))
-    _matrix_panel(
-        fig,
-        fig.subplots(),
-        diff,
-        "scratch − keras (counts)",
-        "RdBu_r",
-        TwoSlopeNorm(0, -bound, bound),
-    )
+    diffs = [run.confusion[a] - run.confusion[b] for a, b in pairs]
+    bound = max(1, *(int(np.abs(diff).max()) for diff in diffs))
+    fig = MplFigure(figsize=(5.6 * len(pairs), 4.8))
+    axes = np.atleast_1d(fig.subplots(1, len(pairs), gridspec_kw={"wspace": 0.35}))
+    for ax, (a, b), diff in zip(axes, pairs, diffs, strict=True):
+        norm = TwoSlopeNorm(0, -bound, bound)
+        _matrix_panel(fig, ax, diff, f"{a} − {b} (counts)", "RdBu_r", norm)
+    first, second = (run.labels[m] for m in pairs[0])
+    each = "" if len(pairs) == 1 else " Each panel is one pair, the first model minus the second."
     caption = (
-        "Difference of the two confusion matrices (scratch minus Keras). Red: scratch put more "
-        "images in that cell; blue: Keras did. Off the diagonal, red means more scratch "
-        "mistakes; on the diagonal, red means more scratch hits."
+        f"Difference of the two confusion matrices ({first} minus {second}).{each} Red: the "
+        "first model put more images in that cell; blue: the second did. Off the diagonal, red "
+        "means more mistakes of the first; on the diagonal, red means more of its hits."
     )
     return Figure("confusion_difference", caption, png_bytes(fig))
 
 
-def per_class_f1(reports: dict[str, pd.DataFrame]) -> Figure | None:
+def per_class_f1(run: RunData, reports: dict[str, pd.DataFrame]) -> Figure | None:
     """F1 score per digit, one bar per model."""
     if not reports:
         return None
@@ -135,8 +136,8 @@ def per_class_f1(reports: dict[str, pd.DataFrame]) -> Figure | None:
             digits + (k - (len(reports) - 1) / 2) * width,
             f1,
             width,
-            color=COLORS[model],
-            label=MODEL_LABELS[model],
+            color=run.colors[model],
+            label=run.labels[model],
         )
     ax.set_ylim(max(0.0, low - 0.05), 1.0)
     ax.set_xticks(digits)
@@ -158,7 +159,7 @@ def timing(run: RunData) -> Figure | None:
     width = 0.8 / len(groups)
     for k, (model, rows) in enumerate(groups):
         offset = (k - (len(groups) - 1) / 2) * width
-        color = COLORS.get(str(model), "gray")
+        color = run.colors.get(str(model), "gray")
         ax_sec.bar(rows["epoch"] + offset, rows["seconds"], width, color=color, label=str(model))
         ax_sps.plot(rows["epoch"], rows["samples_per_second"], "-o", color=color, label=str(model))
     ax_sec.set_title("training time per epoch")
@@ -176,7 +177,7 @@ def timing(run: RunData) -> Figure | None:
 
 
 def lockstep_drift(run: RunData) -> Figure | None:
-    """How far the two models' weights drift apart when trained in lockstep (log scale)."""
+    """How far each pair of models' weights drift apart in lockstep (log scale)."""
     frame = run.lockstep
     if frame is None or frame.empty:
         return None
@@ -186,19 +187,28 @@ def lockstep_drift(run: RunData) -> Figure | None:
     if missing:  # a damaged lockstep.csv: the section turns this into a warning
         raise KeyError(f"lockstep.csv has no column {', '.join(sorted(missing))}")
     floor = np.finfo(np.float64).tiny  # log scale cannot show an exact zero
-    for column, style in (("max_abs_weight_diff", "-o"), ("max_rel_weight_diff", "--s")):
-        if column in frame:
-            ax.plot(frame["step"], np.maximum(frame[column], floor), style, label=column)
+    groups = list(frame.groupby(["model_a", "model_b"], sort=False))
+    spare = iter(["black", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink"] * 9)
+    for (a, b), rows in groups:
+        color = next(spare)
+        which = f"{a} vs {b}: " if len(groups) > 1 else ""
+        for column, style in (("max_abs_weight_diff", "-o"), ("max_rel_weight_diff", "--s")):
+            if column in rows:
+                values = np.maximum(rows[column], floor)
+                ax.plot(rows["step"], values, style, color=color, label=which + column)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("max weight difference")
-    ax.set_title("lockstep: scratch vs Keras weights over training")
+    (a, b), _ = groups[0]
+    names = f"{a} vs {b}" if len(groups) == 1 else "each pair of models:"
+    ax.set_title(f"lockstep: {names} weights over training")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     caption = (
-        "Largest absolute and relative difference between any scratch weight and its Keras "
-        "twin, same initial weights and same batches (log scales)."
+        "Largest absolute and relative difference between any weight of one model and the "
+        "same weight of the other, for each pair; same initial weights and same batches "
+        "(log scales)."
     )
     return Figure("lockstep_drift", caption, png_bytes(fig))
 
@@ -210,11 +220,11 @@ def seed_spread(run: RunData) -> Figure | None:
         return None
     fig = MplFigure(figsize=(7, 3.8))
     ax = fig.subplots()
-    models = [m for m in ("scratch", "keras") if m in set(frame["model"])]
+    models = [m for m in run.models if m in set(frame["model"])]
     for k, model in enumerate(models):
         rows = frame[frame["model"] == model].sort_values("seed")
         acc = rows["test_accuracy"].to_numpy() * 100
-        ax.scatter(np.full(len(acc), k), acc, color=COLORS[model], zorder=3)
+        ax.scatter(np.full(len(acc), k), acc, color=run.colors[model], zorder=3)
         ax.errorbar(
             k + 0.18,
             acc.mean(),
@@ -223,11 +233,12 @@ def seed_spread(run: RunData) -> Figure | None:
             color="black",
             capsize=6,
         )
-    if len(models) == 2:  # connect each seed's pair
+    if len(models) >= 2:  # connect each seed's results across the models
         pivot = frame.pivot_table(index="seed", columns="model", values="test_accuracy")
-        for _, pair in pivot.iterrows():
-            ax.plot([0, 1], [pair["scratch"] * 100, pair["keras"] * 100], color="gray", alpha=0.4)
-    ax.set_xticks(range(len(models)), [MODEL_LABELS[m] for m in models])
+        for _, seed_row in pivot.iterrows():
+            accuracy = [seed_row[m] * 100 for m in models]
+            ax.plot(range(len(models)), accuracy, color="gray", alpha=0.4)
+    ax.set_xticks(range(len(models)), [run.labels[m] for m in models])
     ax.set_xlim(-0.5, len(models) - 0.5)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("accuracy per seed (dots), mean ± std (black)")

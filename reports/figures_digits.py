@@ -1,8 +1,8 @@
 """Pictures of digits: where the models disagree, their most confident mistakes,
 and what their first layers learned (weights drawn as 28x28 images).
 
-Images come from examples.npz (every test image either model got wrong or on
-which they disagree); labels, predictions and confidences from predictions.csv.
+Images come from examples.npz (every test image a model got wrong or on which the
+models disagree); labels, predictions and confidences from predictions.csv.
 """
 
 from __future__ import annotations
@@ -13,17 +13,28 @@ from matplotlib.figure import Figure as MplFigure
 
 from reports.document import Figure
 from reports.figures import png_bytes
-from reports.loader import MODEL_LABELS, RunData
+from reports.loader import RunData
 
 COLUMNS = 8
 
 
+def short_names(models: list[str]) -> dict[str, str]:
+    """What a cell calls each model: its initial (S, K) when the initials differ, else its name."""
+    initials = [m[0].upper() for m in models]
+    unique = len(set(initials)) == len(initials)
+    return {m: (i if unique else m) for m, i in zip(models, initials, strict=True)}
+
+
+def _key(run: RunData, models: list[str]) -> str:
+    """'S = Scratch (NumPy), K = Keras': the legend of the cells' model names."""
+    short = short_names(models)
+    return ", ".join(f"{short[m]} = {run.labels.get(m, m)}" for m in models)
+
+
 def _cell_text(row: pd.Series, models: list[str]) -> str:
     parts = [f"#{int(row['index'])}: true {int(row['label'])}"]
-    for model in models:
-        parts.append(
-            f"{model[0].upper()}: {int(row[f'{model}_pred'])} ({row[f'{model}_confidence']:.2f})"
-        )
+    for model, short in short_names(models).items():
+        parts.append(f"{short}: {int(row[f'{model}_pred'])} ({row[f'{model}_confidence']:.2f})")
     return "\n".join(parts)
 
 
@@ -45,22 +56,25 @@ def _grid(run: RunData, rows: pd.DataFrame, title: str, models: list[str]) -> Mp
 
 
 def disagreements(run: RunData, limit: int = 24) -> Figure | None:
-    """Test digits on which scratch and Keras predict different labels."""
+    """Test digits on which the models do not all predict the same label."""
     frame = run.predictions
-    if not run.both or frame is None or "keras_pred" not in frame or "scratch_pred" not in frame:
+    models = run.models
+    if not run.compares or frame is None or any(f"{m}_pred" not in frame for m in models):
         return None
-    differ = frame[frame["scratch_pred"] != frame["keras_pred"]].copy()
+    predicted = frame[[f"{m}_pred" for m in models]]
+    differ = frame[predicted.nunique(axis=1) > 1].copy()
     total = len(differ)
-    differ["certainty"] = differ[["scratch_confidence", "keras_confidence"]].min(axis=1)
+    differ["certainty"] = differ[[f"{m}_confidence" for m in models]].min(axis=1)
     differ = differ.sort_values("certainty", ascending=False).head(limit)
     title = f"Test digits where the models disagree ({len(differ)} of {total} shown)"
-    fig = _grid(run, differ, title, ["scratch", "keras"])
+    fig = _grid(run, differ, title, models)
     if fig is None:
         return None
+    every = "both were" if len(models) == 2 else "all were"
     caption = (
-        f"The models disagree on {total} test images; shown: the {len(differ)} where both were "
-        "most sure of their (different) answers. Each cell: true label, then S = scratch and "
-        "K = Keras prediction with its confidence (top softmax output)."
+        f"The models disagree on {total} test images; shown: the {len(differ)} where {every} "
+        f"most sure of their (different) answers. Each cell: true label, then each model's "
+        f"prediction with its confidence (top softmax output); {_key(run, models)}."
     )
     return Figure("disagreements", caption, png_bytes(fig))
 
@@ -73,12 +87,12 @@ def confident_mistakes(run: RunData, model: str, limit: int = 16) -> Figure | No
     wrong = frame[frame[f"{model}_pred"] != frame["label"]]
     wrong = wrong.sort_values(f"{model}_confidence", ascending=False).head(limit)
     models = [m for m in run.models if f"{m}_pred" in frame]
-    fig = _grid(run, wrong, f"{MODEL_LABELS[model]}: most confident mistakes", models)
+    fig = _grid(run, wrong, f"{run.labels[model]}: most confident mistakes", models)
     if fig is None:
         return None
     caption = (
-        f"{MODEL_LABELS[model]}'s most confident wrong answers on the test set, with both "
-        "models' predictions (S = scratch, K = Keras) and confidences."
+        f"{run.labels[model]}'s most confident wrong answers on the test set, with every "
+        f"model's prediction and confidence ({_key(run, models)})."
     )
     return Figure(f"mistakes_{model}", caption, png_bytes(fig))
 

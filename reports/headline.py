@@ -1,13 +1,14 @@
 """The top of the report: warnings first, then who won on what, by how much, and
-whether the accuracy difference is statistically significant."""
+whether each pair's accuracy difference is statistically significant."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from compare.metrics import model_pairs
 from reports.document import Document, Heading, Paragraph, Table, fmt, pct
-from reports.loader import MODEL_LABELS, RunData
-from reports.stats import agreement_from_predictions, format_p, verdict
+from reports.loader import RunData
+from reports.stats import format_p, pair_agreements, verdict
 
 
 def warnings(run: RunData, doc: Document) -> None:
@@ -38,42 +39,43 @@ def warnings(run: RunData, doc: Document) -> None:
         doc.add(Paragraph(f"**Unreadable file** (section left out): {problem}", kind="warning"))
 
 
-def agreement(run: RunData) -> dict[str, Any] | None:
-    """The summary's agreement block, or recomputed from predictions.csv if absent."""
-    if not run.both:
-        return None
-    block = run.summary.get("agreement")
-    if isinstance(block, dict) and "mcnemar_p_value" in block:
-        return block
-    if run.predictions is not None and {"scratch_pred", "keras_pred"} <= set(run.predictions):
-        return agreement_from_predictions(run.predictions)
-    return None
+def agreements(run: RunData) -> list[dict[str, Any]]:
+    """One agreement block per pair of trained models (empty for a single model)."""
+    return pair_agreements(run.summary, run.models, run.predictions)
 
 
-def _ratio_sentence(what: str, values: dict[str, float], higher_is_better: bool) -> str | None:
+def _ratio_sentence(
+    what: str, values: dict[str, float | None], labels: dict[str, str]
+) -> str | None:
+    """The quickest model against the slowest: "Scratch (NumPy) was 2.94× faster ..."."""
     if any(v is None or v <= 0 for v in values.values()):
         return None
-    ordered = sorted(values, key=values.get, reverse=higher_is_better)
-    best, other = ordered
-    ratio = values[best] / values[other] if higher_is_better else values[other] / values[best]
-    return f"{MODEL_LABELS[best]} was {ratio:.2f}× {what}"
+    ordered = sorted(values, key=values.get)
+    best, slowest = ordered[0], ordered[-1]
+    return f"{labels[best]} was {values[slowest] / values[best]:.2f}× {what} than {labels[slowest]}"
 
 
 def headline(run: RunData, doc: Document) -> None:
-    """Summary table, plain-words verdicts, and the agreement table."""
+    """Summary table, plain-words verdicts (one per pair), and the agreement tables."""
     doc.add(Heading("Headline", anchor="headline"))
     stats = {m: run.model_summary(m) for m in run.models}
-    block = agreement(run)
-    if run.both:
+    labels = run.labels
+    blocks = agreements(run)
+    if run.compares:
         accuracy = {m: float(stats[m].get("test_accuracy", 0.0)) for m in run.models}
-        p = None if block is None else float(block["mcnemar_p_value"])
-        doc.add(Paragraph(verdict(accuracy, p).sentence(MODEL_LABELS), kind="verdict"))
+        p_values = {tuple(b["models"]): float(b["mcnemar_p_value"]) for b in blocks}
+        for a, b in model_pairs(run.models):
+            sentence = verdict({a: accuracy[a], b: accuracy[b]}, p_values.get((a, b)))
+            which = f"**{labels[a]} vs {labels[b]}**: " if len(run.models) > 2 else ""
+            doc.add(Paragraph(which + sentence.sentence(labels), kind="verdict"))
         speed = [
             _ratio_sentence(
-                "faster to train", {m: stats[m].get("train_seconds") for m in run.models}, False
+                "faster to train", {m: stats[m].get("train_seconds") for m in run.models}, labels
             ),
             _ratio_sentence(
-                "faster to predict", {m: stats[m].get("predict_seconds") for m in run.models}, False
+                "faster to predict",
+                {m: stats[m].get("predict_seconds") for m in run.models},
+                labels,
             ),
         ]
         words = "; ".join(s for s in speed if s)
@@ -83,14 +85,14 @@ def headline(run: RunData, doc: Document) -> None:
         only = run.models[0]
         doc.add(
             Paragraph(
-                f"Only {MODEL_LABELS[only]} was trained in this run, so there is no comparison: "
+                f"Only {labels[only]} was trained in this run, so there is no comparison: "
                 f"its test accuracy is {pct(stats[only].get('test_accuracy'))}.",
                 kind="verdict",
             )
         )
     doc.add(_summary_table(run, stats))
-    if block is not None:
-        doc.add(_agreement_table(block))
+    for block in blocks:
+        doc.add(_agreement_table(block, labels))
 
 
 def _summary_table(run: RunData, stats: dict[str, dict[str, Any]]) -> Table:
@@ -101,15 +103,21 @@ def _summary_table(run: RunData, stats: dict[str, dict[str, Any]]) -> Table:
         ("Training samples / s", lambda s: fmt(_round(s.get("samples_per_second")))),
         ("Prediction time, whole test set (s)", lambda s: fmt(s.get("predict_seconds"), 3)),
         ("Epochs completed", lambda s: fmt(s.get("epochs_completed"))),
-        # Both models train in one process, so this is one figure, shown in both columns.
+        # Every model trains in one process, so this is one figure, shown in each column.
         ("Peak memory of the whole process (MB)", lambda s: fmt(s.get("peak_memory_mb"), 1)),
     ]
-    columns = ["Metric", *(MODEL_LABELS[m] for m in run.models)]
+    labels = run.labels
+    columns = ["Metric", *(labels[m] for m in run.models)]
     rows = [[name, *(get(stats[m]) for m in run.models)] for name, get in rows_spec]
-    if run.both:
-        columns += ["Difference (scratch − Keras)", "Better"]
+    if len(run.models) == 2:
+        a, b = run.models
+        columns.append(f"Difference ({a} − {b})")
         for row, (name, _) in zip(rows, rows_spec, strict=True):
-            row += [_difference(name, stats), _better(name, stats)]
+            row.append(_difference(name, stats[a], stats[b]))
+    if run.compares:
+        columns.append("Better" if len(run.models) == 2 else "Best")
+        for row, (name, _) in zip(rows, rows_spec, strict=True):
+            row.append(_best(name, stats, labels))
     return Table(
         columns, rows, caption="Results on the test set (10,000 images, never trained on)."
     )
@@ -126,21 +134,22 @@ BETTER = {
 }
 
 
-def _better(name: str, stats: dict[str, dict[str, Any]]) -> str:
-    """Which model did better on this metric (a tie says so)."""
+def _best(name: str, stats: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
+    """Which model did best on this metric (a tie at the top says so)."""
     if name not in BETTER:
         return ""
     key, higher, decimals = BETTER[name]
-    a, b = stats["scratch"].get(key), stats["keras"].get(key)
-    if a is None or b is None:
+    values = {m: s.get(key) for m, s in stats.items()}
+    if any(v is None for v in values.values()):
         return "—"
-    a, b = round(float(a), decimals), round(float(b), decimals)
-    if a == b:
+    shown = {m: round(float(v), decimals) * (1 if higher else -1) for m, v in values.items()}
+    ranked = sorted(shown, key=shown.get, reverse=True)
+    if shown[ranked[0]] == shown[ranked[1]]:
         return "tie"
-    return MODEL_LABELS["scratch" if (a > b) == higher else "keras"]
+    return labels[ranked[0]]
 
 
-def _difference(name: str, stats: dict[str, dict[str, Any]]) -> str:
+def _difference(name: str, stats_a: dict[str, Any], stats_b: dict[str, Any]) -> str:
     keys = {
         "Test accuracy": ("test_accuracy", 100.0, " points", 2),
         "Test loss": ("test_loss", 1.0, "", 4),
@@ -151,27 +160,29 @@ def _difference(name: str, stats: dict[str, dict[str, Any]]) -> str:
     if name not in keys:
         return ""
     key, scale, unit, digits = keys[name]
-    a, b = stats["scratch"].get(key), stats["keras"].get(key)
+    a, b = stats_a.get(key), stats_b.get(key)
     if a is None or b is None:
         return "—"
     return f"{(a - b) * scale:+,.{digits}f}{unit}"
 
 
-def _agreement_table(block: dict[str, Any]) -> Table:
+def _agreement_table(block: dict[str, Any], labels: dict[str, str]) -> Table:
+    a, b = block["models"]
     p = float(block["mcnemar_p_value"])
     word = "is" if p < 0.05 else "is not"
     rows = [
         ["Same prediction on", pct(block.get("prediction_agreement"))],
         ["Both correct", fmt(block.get("both_correct"))],
-        ["Only scratch correct", fmt(block.get("only_scratch_correct"))],
-        ["Only Keras correct", fmt(block.get("only_keras_correct"))],
+        [f"Only {labels.get(a, a)} correct", fmt(block.get("only_a_correct"))],
+        [f"Only {labels.get(b, b)} correct", fmt(block.get("only_b_correct"))],
         ["Both wrong", fmt(block.get("both_wrong"))],
         ["McNemar p-value (exact, two-sided)", format_p(p)],
         ["Verdict", f"the difference {word} statistically significant at 5%"],
     ]
     caption = (
-        "Agreement on the test images. McNemar's test looks only at the images exactly one "
-        "model got right; a small p-value means one model is genuinely more accurate."
+        f"Agreement of {labels.get(a, a)} and {labels.get(b, b)} on the test images. McNemar's "
+        "test looks only at the images exactly one model got right; a small p-value means one "
+        "model is genuinely more accurate."
     )
     return Table(["Agreement", "Value"], rows, caption=caption)
 

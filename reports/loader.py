@@ -3,7 +3,10 @@
 Only `summary.json` is required; every other file is optional, because a run may
 have been interrupted, trained one model only, or not used lockstep or seeds.
 A missing optional file simply leaves its field `None` and its report section out.
-Nothing here imports TensorFlow: the Keras weights come from `keras_weights.npz`.
+Nothing here imports TensorFlow: a model whose own file is not .npz (Keras) has its
+weights in `<model>_weights.npz`. Models, their order, labels and colours come from
+summary.json (`models.<name>.label`, `.color`, `.file`); folders written before those
+keys existed get the built-in defaults below.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MODEL_NAMES = ("scratch", "keras")
-MODEL_LABELS = {"scratch": "Scratch (NumPy)", "keras": "Keras"}
+# Defaults for run folders whose summary.json does not name labels and colours.
+DEFAULT_LABELS = {"scratch": "Scratch (NumPy)", "keras": "Keras"}
+DEFAULT_COLORS = {"scratch": "#1f77b4", "keras": "#d62728"}
+DEFAULT_FILES = {"scratch": "scratch.npz", "keras": "keras.keras"}
+SPARE_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
 class ReportError(Exception):
@@ -32,7 +38,7 @@ class RunData:
 
     run_dir: Path
     summary: dict[str, Any]
-    models: list[str]  # trained models, in MODEL_NAMES order
+    models: list[str]  # trained models, in the run's order (summary.json "models")
     metrics: pd.DataFrame | None = None
     confusion: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (10, 10)
     per_class: pd.DataFrame | None = None
@@ -44,8 +50,28 @@ class RunData:
     problems: list[str] = field(default_factory=list)  # unreadable optional files
 
     @property
-    def both(self) -> bool:
-        return len(self.models) == 2
+    def compares(self) -> bool:
+        """True when at least two models were trained, so there is something to compare."""
+        return len(self.models) >= 2
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Model name -> label for people ("Scratch (NumPy)"); the name if none is known."""
+        return {m: str(self.model_summary(m).get("label") or DEFAULT_LABELS.get(m, m))
+                for m in self.models}  # fmt: skip
+
+    @property
+    def colors(self) -> dict[str, str]:
+        """Model name -> colour for figures, from summary.json or the defaults."""
+        spare = iter(SPARE_COLORS * (1 + len(self.models)))
+        return {m: str(self.model_summary(m).get("color") or DEFAULT_COLORS.get(m) or next(spare))
+                for m in self.models}  # fmt: skip
+
+    def weights_file(self, model: str) -> str:
+        """The .npz file holding the model's weights: its own file if that is .npz
+        (`scratch.npz`), else `<model>_weights.npz` (`keras_weights.npz`)."""
+        file_name = str(self.model_summary(model).get("file") or DEFAULT_FILES.get(model, ""))
+        return file_name if file_name.endswith(".npz") else f"{model}_weights.npz"
 
     def model_summary(self, model: str) -> dict[str, Any]:
         return self.summary.get("models", {}).get(model, {}) or {}
@@ -83,7 +109,7 @@ def _read_summary(path: Path) -> dict[str, Any]:
 
 def _trained_models(summary: dict[str, Any]) -> list[str]:
     present = summary.get("models") or {}
-    return [name for name in MODEL_NAMES if isinstance(present.get(name), dict)]
+    return [str(name) for name, result in present.items() if isinstance(result, dict)]
 
 
 def _read_optional(run: RunData) -> None:
@@ -92,14 +118,13 @@ def _read_optional(run: RunData) -> None:
         "metrics.csv": _metrics,
         "per_class.csv": lambda r, p: setattr(r, "per_class", pd.read_csv(p)),
         "predictions.csv": lambda r, p: setattr(r, "predictions", pd.read_csv(p)),
-        "lockstep.csv": lambda r, p: setattr(r, "lockstep", pd.read_csv(p)),
+        "lockstep.csv": _lockstep,
         "seeds.csv": lambda r, p: setattr(r, "seeds", pd.read_csv(p)),
         "examples.npz": _examples,
-        "scratch.npz": lambda r, p: _first_layer(r, p, "scratch"),
-        "keras_weights.npz": lambda r, p: _first_layer(r, p, "keras"),
     }
     for model in run.models:
         readers[f"confusion_{model}.csv"] = lambda r, p, m=model: _confusion(r, p, m)
+        readers[run.weights_file(model)] = lambda r, p, m=model: _first_layer(r, p, m)
     for name, reader in readers.items():
         path = run.run_dir / name
         if not path.is_file():
@@ -112,10 +137,19 @@ def _read_optional(run: RunData) -> None:
 
 def _metrics(run: RunData, path: Path) -> None:
     frame = pd.read_csv(path)
-    order = {name: k for k, name in enumerate(MODEL_NAMES)}
+    order = {name: k for k, name in enumerate(run.models)}
     frame["_order"] = frame["model"].map(order).fillna(len(order))
     frame = frame.sort_values(["_order", "epoch"], kind="stable").drop(columns="_order")
     run.metrics = frame.reset_index(drop=True)
+
+
+def _lockstep(run: RunData, path: Path) -> None:
+    """lockstep.csv; a file from before the `model_a`/`model_b` columns holds the first
+    two models' pair."""
+    frame = pd.read_csv(path)
+    if "model_a" not in frame and len(run.models) >= 2:
+        frame["model_a"], frame["model_b"] = run.models[0], run.models[1]
+    run.lockstep = frame
 
 
 def _confusion(run: RunData, path: Path, model: str) -> None:

@@ -26,7 +26,7 @@ def atomic_write_bytes(path: Path, content: bytes) -> None:
         temp.write_bytes(content)
 
 
-MODEL_TITLES = {"scratch": "scratch NumPy network", "keras": "Keras"}
+MODEL_TITLES = {"scratch": "scratch NumPy network", "keras": "Keras"}  # else the label
 SECTIONS = (
     headline.headline, sections.training, sections.per_class, sections.confusion,
     sections.mistakes, sections.timing, sections.lockstep, sections.seeds, sections.weights,
@@ -44,7 +44,7 @@ def build_document(run_dir: Path) -> Document:
     place; the rest of the report is still written.
     """
     run = load_run(run_dir)
-    names = " vs ".join(MODEL_TITLES[m] for m in run.models) or "no model"
+    names = " vs ".join(MODEL_TITLES.get(m, run.labels[m]) for m in run.models) or "no model"
     doc = Document(f"MNIST: {names} — {run.run_dir.resolve().name}")
     headline.warnings(run, doc)
     for section in SECTIONS:
@@ -77,7 +77,8 @@ def render_report(run_dir: str | Path) -> dict[str, Path]:
         atomic_write_bytes(path, figure.png)
         written[figure.name] = path
     for stale in figure_dir.glob("*.png"):  # a figure this run no longer has (re-render)
-        if stale.stem in KNOWN_FIGURES and stale.stem not in written:
+        known = stale.stem in KNOWN_FIGURES or stale.stem.startswith("mistakes_")
+        if known and stale.stem not in written:
             stale.unlink()
     written["markdown"] = run_dir / "report.md"
     atomic_write_bytes(written["markdown"], render_markdown(doc).encode("utf-8"))

@@ -7,7 +7,7 @@ import pandas as pd
 
 from reports import figures, figures_digits
 from reports.document import Document, Figure, Heading, Paragraph, Table, fmt, pct
-from reports.loader import MODEL_LABELS, RunData
+from reports.loader import RunData
 from reports.stats import classification_report
 
 
@@ -74,10 +74,10 @@ def per_class(run: RunData, doc: Document) -> dict[str, pd.DataFrame]:
             Table(
                 ["", "precision", "recall", "f1-score", "support"],
                 rows,
-                caption=f"{MODEL_LABELS[model]}: classification report.",
+                caption=f"{run.labels[model]}: classification report.",
             )
         )
-    _add_figure(doc, figures.per_class_f1(reports))
+    _add_figure(doc, figures.per_class_f1(run, reports))
     return reports
 
 
@@ -97,10 +97,11 @@ def mistakes(run: RunData, doc: Document) -> None:
     found += [figures_digits.confident_mistakes(run, m) for m in run.models]
     if not any(found):
         return
-    title = "Disagreements and mistakes" if run.both else "Mistakes"
+    title = "Disagreements and mistakes" if run.compares else "Mistakes"
     doc.add(Heading(title, anchor="mistakes"))
-    if run.both and found[0] is None:
-        doc.add(Paragraph("The two models predicted the same digit for every test image."))
+    if run.compares and found[0] is None:
+        models = "two" if len(run.models) == 2 else str(len(run.models))
+        doc.add(Paragraph(f"The {models} models predicted the same digit for every test image."))
     for figure in found:
         _add_figure(doc, figure)
 
@@ -144,13 +145,21 @@ def lockstep(run: RunData, doc: Document) -> None:
     if figure is None:
         return
     doc.add(Heading("Lockstep: do the weights stay equal?", anchor="lockstep"))
-    first, last = run.lockstep.iloc[0], run.lockstep.iloc[-1]
+    labels, drift = run.labels, []
+    groups = list(run.lockstep.groupby(["model_a", "model_b"], sort=False))
+    for (a, b), rows in groups:
+        first, last = rows.iloc[0], rows.iloc[-1]
+        which = f"{labels.get(a, a)} and {labels.get(b, b)}: " if len(groups) > 1 else ""
+        drift.append(
+            f"{which}{float(first['max_abs_weight_diff']):.2g} after step "
+            f"{int(first['step']):,} and {float(last['max_abs_weight_diff']):.2g} after step "
+            f"{int(last['step']):,}"
+        )
     doc.add(
         Paragraph(
-            "Both models started from the same weights and saw the same batches in the same "
-            "order. The largest absolute difference between any two twin weights was "
-            f"{float(first['max_abs_weight_diff']):.2g} after step {int(first['step']):,} and "
-            f"{float(last['max_abs_weight_diff']):.2g} after step {int(last['step']):,}. "
+            f"Every model started from {labels[run.models[0]]}'s initial weights and saw the "
+            "same batches in the same order. The largest absolute difference between any two "
+            f"corresponding weights was {'; '.join(drift)}. "
             "Small values that grow slowly are floating-point rounding compounding over the "
             "steps: the two implementations compute the same thing. A jump towards the size "
             "of the weights themselves (around 0.1) would mean they do not. The relative "
@@ -170,7 +179,7 @@ def seeds(run: RunData, doc: Document) -> None:
         acc = group["test_accuracy"]
         rows.append(
             [
-                MODEL_LABELS.get(str(model), str(model)),
+                run.labels.get(str(model), str(model)),
                 fmt(len(group)),
                 pct(acc.mean()),
                 pct(acc.std(ddof=1) if len(acc) > 1 else 0.0),
@@ -181,20 +190,33 @@ def seeds(run: RunData, doc: Document) -> None:
         )
     columns = ["model", "seeds", "mean accuracy", "std", "min", "max", "mean train s"]
     doc.add(Table(columns, rows, caption="Test accuracy over seeds (seeds.csv); std: sample."))
-    paired = (run.summary.get("multi_seed") or {}).get("paired")
-    if paired:
-        doc.add(Paragraph(paired_sentence(paired)))
+    for paired in seed_pairs(run.summary.get("multi_seed") or {}, run.models):
+        doc.add(Paragraph(paired_sentence(paired, run.labels)))
     _add_figure(doc, figures.seed_spread(run))
 
 
-def paired_sentence(paired: dict) -> str:
-    """The paired comparison over seeds (summary.json multi_seed.paired) in words."""
+def seed_pairs(multi: dict, models: list[str]) -> list[dict]:
+    """summary.json's multi_seed `pairs`; for an older folder its `paired` block, which
+    compared the first two models with counts named `<model>_better`."""
+    if multi.get("pairs"):
+        return list(multi["pairs"])
+    paired = multi.get("paired")
+    if not paired or len(models) < 2:
+        return []
+    a, b = models[0], models[1]
+    return [{**paired, "models": [a, b], "a_better": paired.get(f"{a}_better", 0),
+             "b_better": paired.get(f"{b}_better", 0)}]  # fmt: skip
+
+
+def paired_sentence(paired: dict, labels: dict[str, str]) -> str:
+    """One pair's comparison over seeds (summary.json multi_seed.pairs) in words."""
     n, mean, std = paired["n"], paired["mean_difference"], paired["std_difference"]
+    a, b = (labels.get(m, m) for m in paired["models"])
     text = (
-        f"Paired over {n} seeds, scratch minus Keras test accuracy is "
+        f"Paired over {n} seeds, {a} minus {b} test accuracy is "
         f"{mean * 100:+.2f} points on average (standard deviation {std * 100:.2f}); "
-        f"scratch was better on {_seeds(paired['scratch_better'])}, Keras on "
-        f"{_seeds(paired['keras_better'])}, with {_seeds(paired['ties'])} tied. "
+        f"{a} was better on {_seeds(paired['a_better'])}, {b} on "
+        f"{_seeds(paired['b_better'])}, with {_seeds(paired['ties'])} tied. "
     )
     t, p_value = paired.get("t_statistic"), paired.get("p_value")
     if t is None or p_value is None:

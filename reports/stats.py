@@ -7,12 +7,15 @@ so the report is consistent with the files a reader can open themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# One McNemar implementation for the run and its report (compare.metrics is NumPy only).
-from compare.metrics import mcnemar_exact as mcnemar_exact_p
+# One implementation of McNemar and the agreement table for the run and its report
+# (compare.metrics is NumPy only; reports imports nothing else from compare).
+from compare.metrics import mcnemar_exact as mcnemar_exact_p  # noqa: F401 - the report's name
+from compare.metrics import model_pairs, pairwise_agreement
 
 SIGNIFICANCE = 0.05
 
@@ -50,28 +53,42 @@ def classification_report(confusion: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def agreement_from_predictions(predictions: pd.DataFrame) -> dict[str, float]:
-    """The summary's `agreement` block, recomputed from predictions.csv."""
-    label = predictions["label"].to_numpy()
-    a = predictions["scratch_pred"].to_numpy() == label
-    b = predictions["keras_pred"].to_numpy() == label
-    same = predictions["scratch_pred"].to_numpy() == predictions["keras_pred"].to_numpy()
-    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
-    return {
-        "prediction_agreement": float(same.mean()),
-        "both_correct": int((a & b).sum()),
-        "only_scratch_correct": only_a,
-        "only_keras_correct": only_b,
-        "both_wrong": int((~a & ~b).sum()),
-        "mcnemar_p_value": mcnemar_exact_p(only_a, only_b),
+def pair_agreements(
+    summary: dict[str, Any], models: list[str], predictions: pd.DataFrame | None
+) -> list[dict[str, Any]]:
+    """One agreement block per pair of models (`models`, `prediction_agreement`,
+    `both_correct`, `only_a_correct`, `only_b_correct`, `both_wrong`, `mcnemar_p_value`).
+
+    From summary.json's `pairs`; for an older folder from its `agreement` block (the
+    first pair, keys `only_<model>_correct`); else recomputed from predictions.csv.
+    """
+    pairs = model_pairs(models)
+    if not pairs:
+        return []
+    listed = {
+        tuple(p.get("models", ())): p for p in summary.get("pairs") or [] if isinstance(p, dict)
     }
+    if all(pair in listed and "mcnemar_p_value" in listed[pair] for pair in pairs):
+        return [listed[pair] for pair in pairs]
+    block = summary.get("agreement")
+    if len(pairs) == 1 and isinstance(block, dict) and "mcnemar_p_value" in block:
+        (a, b), named = pairs[0], dict(block)
+        named["only_a_correct"] = named.pop(f"only_{a}_correct", None)
+        named["only_b_correct"] = named.pop(f"only_{b}_correct", None)
+        return [{"models": [a, b], **named}]
+    columns = {f"{m}_pred" for m in models}
+    if predictions is None or not columns <= set(predictions):
+        return []
+    label = predictions["label"].to_numpy()
+    found = {m: predictions[f"{m}_pred"].to_numpy() for m in models}
+    return [agreement.to_dict() for agreement in pairwise_agreement(label, found)]
 
 
 @dataclass(frozen=True)
 class Verdict:
     """Who won on test accuracy, by how much, and whether it is significant."""
 
-    winner: str | None  # "scratch", "keras" or None for a tie
+    winner: str | None  # the more accurate model's name, or None for a tie
     difference_points: float  # |accuracy difference| in percentage points
     p_value: float | None
     significant: bool | None
@@ -95,9 +112,9 @@ class Verdict:
 
 
 def verdict(accuracy: dict[str, float], p_value: float | None) -> Verdict:
-    """Compare the two models' test accuracies; `p_value` from McNemar's test."""
-    a, b = accuracy["scratch"], accuracy["keras"]
-    winner = None if a == b else ("scratch" if a > b else "keras")
+    """Compare two models' test accuracies ({name: accuracy}); `p_value` from McNemar's test."""
+    (name_a, a), (name_b, b) = accuracy.items()
+    winner = None if a == b else (name_a if a > b else name_b)
     significant = None if p_value is None else bool(p_value < SIGNIFICANCE)
     return Verdict(winner, abs(a - b) * 100.0, p_value, significant)
 

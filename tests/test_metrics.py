@@ -59,13 +59,45 @@ def test_agreement_two_by_two_table():
     y = np.array([0, 1, 2, 3, 4])
     a = np.array([0, 1, 2, 0, 0])  # right on 0,1,2
     b = np.array([0, 1, 0, 3, 1])  # right on 0,1,3
-    result = metrics.agreement(y, a, b)
+    result = metrics.agreement(y, a, b, ("scratch", "keras"))
     assert result.both_correct == 2
-    assert result.only_scratch_correct == 1
-    assert result.only_keras_correct == 1
+    assert result.only_a_correct == 1
+    assert result.only_b_correct == 1
     assert result.both_wrong == 1
     assert result.prediction_agreement == pytest.approx(2 / 5)
     assert result.mcnemar_p_value == 1.0
+    # summary.json's old `agreement` block names the models; `pairs` entries say a and b
+    assert result.named_dict()["only_scratch_correct"] == 1
+    assert result.named_dict()["only_keras_correct"] == 1
+    assert result.to_dict()["models"] == ["scratch", "keras"]
+    assert result.to_dict()["only_a_correct"] == 1
+
+
+def test_model_pairs_in_order():
+    assert metrics.model_pairs(["a"]) == []
+    assert metrics.model_pairs(["s", "k"]) == [("s", "k")]
+    assert metrics.model_pairs(["s", "k", "d"]) == [("s", "k"), ("s", "d"), ("k", "d")]
+
+
+def test_pairwise_agreement_every_pair_by_hand():
+    y = np.array([0, 1, 2, 3, 4, 5])
+    preds = {
+        "s": np.array([0, 1, 2, 3, 0, 0]),  # right on 0-3
+        "k": np.array([0, 1, 2, 0, 4, 0]),  # right on 0-2, 4
+        "d": np.array([0, 1, 2, 3, 0, 0]),  # the same as s
+    }
+    sk, sd, kd = metrics.pairwise_agreement(y, preds)
+    assert sk.models == ("s", "k") and sd.models == ("s", "d") and kd.models == ("k", "d")
+    assert (sk.both_correct, sk.only_a_correct, sk.only_b_correct, sk.both_wrong) == (3, 1, 1, 1)
+    assert sk.prediction_agreement == pytest.approx(4 / 6)
+    assert (sd.only_a_correct, sd.only_b_correct, sd.prediction_agreement) == (0, 0, 1.0)
+    assert sd.mcnemar_p_value == 1.0
+    assert (kd.only_a_correct, kd.only_b_correct) == (1, 1)
+    assert metrics.pairwise_agreement(y, {"s": preds["s"]}) == []
+    # every table counts every image once
+    for pair in (sk, sd, kd):
+        total = pair.both_correct + pair.only_a_correct + pair.only_b_correct + pair.both_wrong
+        assert total == len(y)
 
 
 def test_mean_std_and_paired_comparison():
@@ -76,7 +108,7 @@ def test_mean_std_and_paired_comparison():
     d = np.array([0.01, 0.0, 0.02])
     assert paired["mean_difference"] == pytest.approx(d.mean())
     assert paired["t_statistic"] == pytest.approx(d.mean() / (d.std(ddof=1) / math.sqrt(3)))
-    assert (paired["scratch_better"], paired["keras_better"], paired["ties"]) == (2, 0, 1)
+    assert (paired["a_better"], paired["b_better"], paired["ties"]) == (2, 0, 1)
     assert metrics.paired_comparison([0.9], [0.8])["t_statistic"] is None
 
 

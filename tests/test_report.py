@@ -253,15 +253,26 @@ def test_interrupted_single_model_run_renders_without_agreement(run_copy):
 def test_paired_sentence_states_the_test_and_its_verdict():
     from reports.sections import paired_sentence
 
-    paired = {"n": 5, "mean_difference": 0.0012, "std_difference": 0.0008, "t_statistic": 3.354,
-              "degrees_of_freedom": 4, "p_value": 0.0285, "scratch_better": 5, "keras_better": 0,
-              "ties": 0}  # fmt: skip
-    text = paired_sentence(paired)
+    paired = {"models": ["scratch", "keras"], "n": 5, "mean_difference": 0.0012,
+              "std_difference": 0.0008, "t_statistic": 3.354, "degrees_of_freedom": 4,
+              "p_value": 0.0285, "a_better": 5, "b_better": 0, "ties": 0}  # fmt: skip
+    labels = {"scratch": "scratch", "keras": "Keras"}
+    text = paired_sentence(paired, labels)
+    assert "scratch minus Keras test accuracy" in text
     assert "+0.12 points" in text and "t = 3.35 with 4 degrees of freedom" in text
     assert "p = 0.0285: statistically significant at the 5% level (with few seeds" in text
     assert "better on 5 seeds, Keras on 0 seeds, with 0 seeds tied" in text
     one_seed = {**paired, "n": 1, "t_statistic": None, "p_value": None}
-    assert "needs at least two seeds" in paired_sentence(one_seed)
+    assert "needs at least two seeds" in paired_sentence(one_seed, labels)
+
+
+def test_an_old_paired_block_reads_as_the_first_pair():
+    from reports.sections import seed_pairs
+
+    old = {"paired": {"n": 2, "scratch_better": 2, "keras_better": 0, "ties": 0}}
+    (pair,) = seed_pairs(old, ["scratch", "keras"])
+    assert pair["models"] == ["scratch", "keras"] and (pair["a_better"], pair["b_better"]) == (2, 0)
+    assert seed_pairs({}, ["scratch", "keras"]) == []
 
 
 def test_timing_sentence_is_readable_not_a_dict_dump():

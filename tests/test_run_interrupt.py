@@ -59,7 +59,7 @@ def test_sigint_stops_after_the_step_and_keeps_the_results(mnist_dir, tmp_path):
     config = small_config(mnist_dir, models=["scratch"])  # 63 steps per epoch
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     factories = {"scratch": make_interrupting(Network, after_steps=100, how="sigint")}
-    summary = execute(config, out, quiet=True, report=False, factories=factories)
+    summary = execute(config, out, quiet=True, factories=factories)
     assert summary["status"] == "interrupted"
     saved = json.loads((out / "summary.json").read_text())
     assert saved["status"] == "interrupted" and saved["steps"] == 100
@@ -78,7 +78,7 @@ def test_keyboard_interrupt_inside_a_keras_step(mnist_dir, tmp_path):
     config = small_config(mnist_dir)
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     factories = {"scratch": Network, "keras": make_interrupting(KerasTwin, 70, "raise")}
-    execute(config, out, quiet=True, report=False, factories=factories)
+    execute(config, out, quiet=True, factories=factories)
     saved = json.loads((out / "summary.json").read_text())
     assert saved["status"] == "interrupted"
     assert {m: r["epochs_completed"] for m, r in saved["models"].items()} == {
@@ -118,7 +118,7 @@ def test_a_seed_cut_short_is_left_out_of_the_seed_statistics(mnist_dir, tmp_path
 
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     factories = {"scratch": InterruptedInSecondSeed}
-    summary = execute(config, out, quiet=True, report=False, factories=factories)
+    summary = execute(config, out, quiet=True, factories=factories)
     assert summary["status"] == "interrupted"
     multi = summary["multi_seed"]
     assert multi["seeds"] == [0] and multi["seeds_requested"] == [0, 1, 2]
@@ -144,7 +144,7 @@ def test_a_later_seed_that_diverges_keeps_the_first_seeds_results(mnist_dir, tmp
 
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     with pytest.raises(Exception, match="diverged"):
-        execute(config, out, quiet=True, report=False, factories={"scratch": BlowsUpInSecondSeed})
+        execute(config, out, quiet=True, factories={"scratch": BlowsUpInSecondSeed})
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["diverged"]["seed"] == 1
     assert summary["models"]["scratch"]["test_accuracy"] > 0.5  # seed 0, complete

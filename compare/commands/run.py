@@ -1,9 +1,12 @@
-"""`mnist-compare run`: train the scratch network and its Keras twin side by side.
+"""`mnist-compare run`: train the registered models (default: the scratch network and
+its Keras twin) side by side, then render the run folder's report.
 
 Settings come from four layers, later ones winning: built-in defaults < `--preset`
 < `--config FILE.toml` < flags. Everything is validated, and the output folder
 checked, before any data is loaded or any model trained; bad input is one line on
-stderr and exit code 2. See docs/run.md.
+stderr and exit code 2. A diverged run (`compare.training.Diverged`) is one line and
+exit code 1. This command layer is where compare meets `reports`: compare's core never
+imports it. See docs/run.md.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import argparse
 import shlex
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compare.presets import PRESETS
 from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, RunConfig, load_toml, resolve
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
+
+if TYPE_CHECKING:
+    from compare.progress import Progress
 
 # flag dest -> (section, key) in the run config; section "" is the top level.
 FLAG_KEYS: dict[str, tuple[str, str]] = {
@@ -90,9 +96,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, help="initial weights, batch order, split (default 0)"
     )
     training.add_argument("--seeds", type=int, metavar="N", help="repeat for N consecutive seeds")
-    training.add_argument("--models", metavar="scratch,keras", help="one or both (default both)")
     training.add_argument(
-        "--mode", metavar=_choices(MODES), help="lockstep: Keras starts from the scratch weights"
+        "--models", metavar="scratch,keras", help="registered models to train (default both)"
+    )
+    training.add_argument(
+        "--mode", metavar=_choices(MODES), help="lockstep: all start from the first one's weights"
     )
     training.add_argument(
         "--blas-threads",
@@ -179,6 +187,8 @@ def default_out(config: RunConfig) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compare.cli import CliError
+    from compare.progress import Progress
     from compare.runfolder import prepare_out_dir, settle_previous
 
     config = resolve_args(args)
@@ -186,20 +196,40 @@ def run(args: argparse.Namespace) -> int:
     existed = out_given.is_dir()
     out = prepare_out_dir(out_given, overwrite=args.overwrite)
     from compare.runner import execute
+    from compare.training import Diverged
 
     try:
-        summary = execute(
-            config, out, invocation=invocation(args), quiet=args.quiet, report=not args.no_report
-        )
-    except BaseException:
+        summary = execute(config, out, invocation=invocation(args), quiet=args.quiet)
+    except BaseException as error:
         # A run that recorded an outcome (diverged, say) replaces the old one; a run that
         # failed before that (no MNIST, a crash) gives the old run folder back.
         recorded = (out / "summary.json").exists()
         settle_previous(out, keep_new=recorded)
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
+        if isinstance(error, Diverged):
+            raise CliError(str(error), exit_code=1) from None
         raise
     settle_previous(out, keep_new=True)
+    if not args.no_report:
+        render_report(out, Progress(args.quiet))
     if not args.quiet:
         print(f"run folder: {out}")
     return 130 if summary["status"] == "interrupted" else 0
+
+
+def render_report(out: Path, progress: Progress) -> None:
+    """Call `reports.render_report(out)` if available; a failure is a warning, not a crash
+    (the run's results are already saved)."""
+    try:
+        from reports import render_report as render
+    except ImportError as error:
+        progress.console.print(f"warning: no report written (reports unavailable: {error})")
+        return
+    try:
+        render(out)
+    except Exception as error:  # noqa: BLE001 - the run's results are already saved
+        progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
+                               f"retry with: mnist-compare report {out}")  # fmt: skip
+        return
+    progress.message(f"report: {out / 'report.html'}")
