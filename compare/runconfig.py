@@ -157,6 +157,12 @@ def _drop_other_stack_form(model: dict[str, Any], override: dict[str, Any]) -> N
     activation (`--preset textbook --layers ...` is the preset's loss and optimizer
     with these layers), and a later hidden_sizes replaces earlier `layers`."""
     if "layers" in override:
+        both = [key for key in STACK_SHORTHAND if key in override]
+        if both:
+            raise ConfigError(
+                f"layers and {' and '.join(both)} given together: give the stack once, as "
+                "layers (--layers) or as hidden_sizes and activation (--hidden, --activation)"
+            )
         for key in STACK_SHORTHAND:
             model.pop(key, None)
     elif "hidden_sizes" in override:

@@ -54,13 +54,10 @@ def config_from_model(model: keras.Model) -> ModelConfig:
     Raises `ValueError` with a one-line message if the model is not a twin.
     """
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if len(dense) < 2 or len(dense) != len(model.layers) - 1:
-        raise ValueError("not an mnist-compare Keras twin (expected Input then 2+ Dense layers)")
+    if len(dense) < 2 or not isinstance(model.layers[-1], keras.layers.Dense):
+        raise ValueError("not an mnist-compare Keras twin (expected 2+ Dense layers, Dense last)")
     first, last = dense[0], dense[-1]
-    layers = []
-    for layer in dense[:-1]:
-        name = layer.activation.__name__
-        layers += [f"dense{layer.units}"] + ([name] if name in ACTIVATION_LAYERS else [])
+    layers = layer_specs_of(model)
     loss = model.loss
     loss_name = {"CategoricalCrossentropy": "crossentropy", "MeanSquaredError": "mse"}.get(
         type(loss).__name__
@@ -73,7 +70,7 @@ def config_from_model(model: keras.Model) -> ModelConfig:
     regularizer = first.kernel_regularizer
     fields: dict = {
         "input_size": int(model.inputs[0].shape[-1]),
-        "layers": (*layers, f"dense{last.units}"),  # stored as hidden_sizes for an MLP
+        "layers": tuple(layers),  # stored as hidden_sizes for a multilayer perceptron
         "output_size": int(last.units),
         "loss": loss_name,
         "init": init,
@@ -126,6 +123,28 @@ def _not_a_twin(model: keras.Model, config: ModelConfig) -> str | None:
     if extras:
         return f"the optimizer sets {', '.join(extras)}"
     return None
+
+
+def layer_specs_of(model: keras.Model) -> list[str]:
+    """The scratch layer specs of a twin's layers, the output layer last: a Dense layer
+    is `denseN` followed by its activation (none for linear), an Activation layer its
+    activation's spec. Anything else means the model is not a twin."""
+    specs: list[str] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            specs.append(f"dense{layer.units}")
+            name = layer.activation.__name__
+        elif isinstance(layer, keras.layers.Activation):
+            name = layer.activation.__name__
+        else:
+            raise ValueError(f"not an mnist-compare Keras twin (a {type(layer).__name__} layer)")
+        if name in ACTIVATION_LAYERS:
+            specs.append(name)
+        elif name != "linear" and layer is not model.layers[-1]:
+            raise ValueError(f"not an mnist-compare Keras twin (activation {name})")
+    return specs[:-1] if specs[-1] in ACTIVATION_LAYERS + ("softmax",) else specs
 
 
 def dense_activations(config: ModelConfig) -> list[str]:

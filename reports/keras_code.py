@@ -27,11 +27,8 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
     initializer = KERAS_INITIALIZERS.get(init, f'"{init}"')
     l2 = float(model.get("l2", 0.0) or 0.0)
     reg = f", kernel_regularizer=keras.regularizers.L2({l2:g})" if l2 else ""
-    loss = (
-        '"sparse_categorical_crossentropy"'
-        if out_act == "softmax"
-        else '"mean_squared_error"  # on one-hot labels'
-    )
+    loss = '"sparse_categorical_crossentropy"' if out_act == "softmax" else '"mean_squared_error"'
+    on_one_hot = "" if out_act == "softmax" else "  # with one-hot labels"
     layers = keras_layer_lines(layer_specs(model), out_act)
     batch = run_config.get("batch_size", 32)
     epochs = run_config.get("epochs", 1)
@@ -41,7 +38,7 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
         "Forward pass": "model = keras.Sequential([\n    keras.Input((784,)),\n"
         + "".join(f"    {line},\n" for line in layers)
         + "])\nprobabilities = model(x)",
-        "Loss": f"model.compile(loss={loss}, ...)",
+        "Loss": f"model.compile(loss={loss}, ...){on_one_hot}",
         "Gradients (backpropagation)": "# nothing to write: fit() runs\n"
         "grads = tape.gradient(loss, model.trainable_weights)",
         "Parameter update": f"{_schedule_line(model)}"

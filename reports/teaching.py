@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports.document import Code, SideBySide
-from reports.keras_code import keras_lines
+from reports.keras_code import keras_lines, layer_specs
 
 MAX_EXCERPT_LINES = 60
 NET = "scratch.network.Sequential"
@@ -115,10 +115,13 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-def placeholders(model: dict[str, Any]) -> dict[str, str]:
-    """Values for the {names} in `Step.sources`, from the run's model config."""
+def placeholders(model: dict[str, Any]) -> dict[str, Any]:
+    """Values for the {names} in `Step.sources`, from the run's model config.
+    "activation" is the list of activation layer classes the stack uses, in order."""
+    specs = layer_specs(model)
+    used = [ACTIVATION_CLASSES[spec] for spec in specs if spec in ACTIVATION_CLASSES]
     return {
-        "activation": ACTIVATION_CLASSES.get(str(model.get("activation", "relu")), "ReLU"),
+        "activation": list(dict.fromkeys(used)),  # each once, in stack order
         "init": str(model.get("init", "glorot_uniform")),
         "optimizer": OPTIMIZER_CLASSES.get(str(model.get("optimizer", "sgd")), "SGD"),
         "output": OUTPUT_CLASSES.get(str(model.get("loss", "crossentropy")), "SoftmaxCrossEntropy"),
@@ -177,7 +180,7 @@ def scratch_code(step: Step, names: dict[str, str]) -> Code:
     pieces: list[str] = []
     missing: list[str] = []
     total = 0
-    for group in step.sources:
+    for group in _expanded(step.sources, names):
         paths = [path.format(**names) for path in group]
         found = next(((p, obj) for p in paths if (obj := resolve(p)) is not None), None)
         if found is None:
@@ -196,6 +199,19 @@ def scratch_code(step: Step, names: dict[str, str]) -> Code:
     if missing:
         caption += f" (not found: {', '.join(missing)})"
     return Code("\n\n".join(pieces), caption=caption)
+
+
+def _expanded(sources: tuple[tuple[str, ...], ...], names: dict[str, Any]) -> list[tuple]:
+    """The source groups with {activation} written out once per activation the stack
+    uses (no group at all when it uses none)."""
+    groups: list[tuple] = []
+    for group in sources:
+        if any("{activation}" in path for path in group):
+            for activation in names["activation"]:
+                groups.append(tuple(p.replace("{activation}", activation) for p in group))
+        else:
+            groups.append(group)
+    return groups
 
 
 def teaching_pairs(model: dict[str, Any], run_config: dict[str, Any]) -> list[SideBySide]:

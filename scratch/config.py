@@ -95,15 +95,14 @@ class ModelConfig:
                 f"adds the output activation), got {layers[-1]!r}"
             )
         hidden = tuple(layer.units for layer in built[:-1] if isinstance(layer, Dense))
+        if not hidden:
+            raise ConfigError(
+                f"layers {','.join(layers)} has no hidden dense layer before "
+                f"dense{self.output_size}: give one, e.g. dense128,relu,dense{self.output_size}"
+            )
         kinds = {spec for spec in layers if spec in ACTIVATION_LAYERS}
         activation = next(iter(kinds)) if len(kinds) == 1 else "mixed" if kinds else "none"
-        defaults = (ModelConfig.hidden_sizes, ModelConfig.activation)
-        given = (self.hidden_sizes, self.activation)
-        if given != defaults and given != (hidden, activation):
-            raise ConfigError(
-                f"layers {','.join(layers)} and hidden_sizes {list(self.hidden_sizes)} / "
-                f"activation {self.activation} disagree: give one or the other"
-            )
+        _require_agreement(layers, {"hidden_sizes": hidden, "activation": activation}, self)
         object.__setattr__(self, "hidden_sizes", hidden)
         object.__setattr__(self, "activation", activation)
         if _mlp_specs(hidden, activation, self.output_size) == layers:
@@ -173,8 +172,9 @@ class ModelConfig:
         """Plain types only (lists, not tuples), ready for JSON or TOML."""
         data = asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
-        if self.layers:
+        if self.layers:  # the stack says it all; hidden_sizes/activation are derived from it
             data["layers"] = list(self.layers)
+            del data["hidden_sizes"], data["activation"]
         else:
             del data["layers"]  # the shorthand says it all (and older readers know no layers)
         return data
@@ -190,6 +190,19 @@ class ModelConfig:
                 f"valid keys are: {', '.join(sorted(known))}"
             )
         return cls(**data)
+
+
+def _require_agreement(layers: tuple, derived: dict[str, Any], config: ModelConfig) -> None:
+    """hidden_sizes and activation, if set to other than their defaults, must be what
+    the stack `layers` gives."""
+    for name, value in derived.items():
+        given = getattr(config, name)
+        if given != getattr(ModelConfig, name) and given != value:
+            shown = list(given) if isinstance(given, tuple) else given
+            raise ConfigError(
+                f"{name} {shown} conflicts with layers {','.join(layers)}: give the stack "
+                "once, as layers or as hidden_sizes and activation"
+            )
 
 
 def _mlp_specs(hidden_sizes: tuple[int, ...], activation: str, output_size: int) -> tuple:

@@ -15,9 +15,10 @@ The output layer's activation (softmax or sigmoid) is paired with the loss in
 losses.py, because their backward passes are simplest taken together.
 
 Each layer writes its output into an array it keeps and reuses while the batch
-size stays the same (`out=` below): a training step then allocates nothing. The
-activations work in place, on the array the Dense layer before them returned.
-The backward formulas follow the order of operations of TensorFlow's gradient
+size stays the same (`out=` below), so a training step allocates little. A layer
+never writes into its input, which the layer before it still owns; a backward pass
+may write into the gradient it was given, which nobody needs afterwards. The
+backward formulas follow the order of operations of TensorFlow's gradient
 kernels (ReluGrad, SigmoidGrad, TanhGrad), so in float64 they round as Keras does.
 
 A layer is named in a config by a short spec: `dense128`, `relu`, `sigmoid`,
@@ -57,6 +58,7 @@ class Layer:
         return self.output_shape(input_shape)
 
     def forward(self, X: Array) -> Array:
+        """The output for the batch X; kept arrays are reused by the next call."""
         raise NotImplementedError
 
     def backward(self, dY: Array, need_dX: bool = True) -> Array | None:
@@ -77,6 +79,10 @@ class Layer:
         return type(self).spec_name
 
     spec_name = ""  # set by register_layer
+
+    def output_array(self, X: Array) -> Array:
+        """The kept array an elementwise layer writes its output into (shaped like X)."""
+        return self.buffer("output", X.shape, X.dtype)
 
     def buffer(self, name: str, shape: Shape, dtype: np.dtype, fill: float | None = None) -> Array:
         """An array of `shape` kept between calls, made anew (and filled with `fill`,
@@ -102,7 +108,7 @@ class Dense(Layer):
     def from_spec(cls, argument: str) -> Dense:
         if not argument.isdigit() or int(argument) < 1:
             raise ConfigError(
-                f"dense needs a positive number of units, e.g. dense128, got {argument!r}"
+                f"dense needs a positive number of units, e.g. dense128, got 'dense{argument}'"
             )
         return cls(int(argument))
 
@@ -113,11 +119,14 @@ class Dense(Layer):
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
             raise ConfigError(
-                f"{self.spec} needs flat inputs, got shape {input_shape}: put flatten before it"
+                f"{self.spec} needs flat inputs (one row of features per sample), "
+                f"got shape {input_shape}"
             )
         return (self.units,)
 
-    def build(self, input_shape, dtype, init, rng):
+    def build(
+        self, input_shape: Shape, dtype: np.dtype, init: str, rng: np.random.Generator
+    ) -> Shape:
         (fan_in,) = input_shape
         W = initializers.draw(init, (fan_in, self.units), fan_in, self.units, rng)
         self.W = np.ascontiguousarray(W, dtype=dtype)  # (fan_in, units)
@@ -126,13 +135,13 @@ class Dense(Layer):
         self.db = np.zeros_like(self.b)  # (units,)
         return self.output_shape(input_shape)
 
-    def forward(self, X):
+    def forward(self, X: Array) -> Array:
         self.X = X  # (batch, fan_in), kept for the backward pass
         Z = np.matmul(X, self.W, out=self.buffer("Z", (len(X), self.units), X.dtype))  # X @ W
         Z += self.b  # (batch, units)
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ: Array, need_dX: bool = True) -> Array | None:
         np.matmul(self.X.T, dZ, out=self.dW)  # dW = X.T @ dZ   (fan_in, units)
         np.matmul(self.ones(len(dZ), dZ.dtype), dZ, out=self.db)  # db = dZ.sum(axis=0)   (units,)
         if not need_dX:
@@ -149,11 +158,11 @@ class Dense(Layer):
 class ReLU(Layer):
     """A = max(Z, 0)."""
 
-    def forward(self, Z):
-        self.A = np.maximum(Z, self.zeros(Z), out=Z)  # A = max(Z, 0), in place
+    def forward(self, Z: Array) -> Array:
+        self.A = np.maximum(Z, self.zeros(Z), out=self.output_array(Z))  # A = max(Z, 0)
         return self.A
 
-    def backward(self, dA, need_dX=True):
+    def backward(self, dA: Array, need_dX: bool = True) -> Array:
         return np.multiply(dA, self.A > 0, out=dA)  # dZ = dA where the unit was active, else 0
 
     def zeros(self, Z: Array) -> Array:
@@ -166,22 +175,22 @@ class ReLU(Layer):
 class Sigmoid(Layer):
     """A = 1 / (1 + exp(-Z))."""
 
-    def forward(self, Z):
-        self.A = sigmoid(Z, out=Z)  # (batch, units), in place
+    def forward(self, Z: Array) -> Array:
+        self.A = sigmoid(Z, out=self.output_array(Z))  # (batch, units)
         return self.A
 
-    def backward(self, dA, need_dX=True):
+    def backward(self, dA: Array, need_dX: bool = True) -> Array:
         return sigmoid_backward(dA, self.A, out=dA)  # dZ = dA * A * (1 - A)
 
 
 class Tanh(Layer):
     """A = tanh(Z)."""
 
-    def forward(self, Z):
-        self.A = np.tanh(Z, out=Z)  # (batch, units), in place
+    def forward(self, Z: Array) -> Array:
+        self.A = np.tanh(Z, out=self.output_array(Z))  # (batch, units)
         return self.A
 
-    def backward(self, dA, need_dX=True):
+    def backward(self, dA: Array, need_dX: bool = True) -> Array:
         one_minus_A2 = 1 - self.A * self.A  # (batch, units)
         return np.multiply(dA, one_minus_A2, out=dA)  # dZ = dA * (1 - A**2)
 

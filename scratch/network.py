@@ -45,7 +45,7 @@ class Sequential:
         shape, rng = self.input_shape, _rng(seed)
         for layer in self.layers:
             shape = layer.build(shape, self.dtype, config.init, rng)
-        self.output = OUTPUT_LOSSES[config.loss]()  # softmax + crossentropy, or sigmoid + mse
+        self.output_loss = OUTPUT_LOSSES[config.loss]()  # softmax + crossentropy, or sigmoid + mse
         self.flat_params = pack_into_one_vector(self.layers, "param_names", self.dtype)
         self.flat_grads = pack_into_one_vector(self.layers, "grad_names", self.dtype)
         self.params = [param for layer in self.layers for param in layer.params]
@@ -70,16 +70,19 @@ class Sequential:
         return X
 
     def loss(self, Z: Array, y: Array) -> np.floating:
-        """Mean loss over the batch, plus l2 * sum(W**2) for each kernel (Keras's order)."""
-        loss = batch_mean(self.output.forward(Z, y))
+        """Mean loss over the batch, plus l2 * sum(W**2) for each kernel (Keras's order).
+        The output-and-loss pair turns Z into the probabilities P in Z's own array and
+        keeps them for `backward`: call `forward` again before computing another loss."""
+        loss = batch_mean(self.output_loss.forward(Z, y))
         for W, _ in self.regularized if self.config.l2 else ():
             loss += l2_penalty(W, self.l2)
         return loss
 
     def backward(self) -> None:
         """Fill every layer's gradients: dZ from the output-and-loss pair, then each
-        layer's backward, last to first."""
-        dY = self.output.backward()  # (batch, 10)
+        layer's backward, last to first. It uses what the last `forward` and `loss`
+        kept, so nothing (not even `predict`) may run in between."""
+        dY = self.output_loss.backward()  # (batch, 10)
         for layer in reversed(self.layers[1:]):
             dY = layer.backward(dY)
         self.layers[0].backward(dY, need_dX=False)
@@ -98,7 +101,7 @@ class Sequential:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow ends as a NaN/inf loss
             loss = self.loss(self.forward(X), y)
             # Right predictions before the update: training accuracy as Keras's fit counts it.
-            self.last_batch_correct = int(np.count_nonzero(self.output.P.argmax(axis=1) == y))
+            self.last_batch_correct = int(np.count_nonzero(self.output_loss.P.argmax(axis=1) == y))
             check_finite(loss, step=t, learning_rate=self.config.learning_rate,
                          weights=self.flat_params)  # fmt: skip
             self.backward()
@@ -120,7 +123,7 @@ class Sequential:
         P = np.empty((len(X), self.config.output_size), self.dtype)  # (n, 10)
         for i in range(0, len(X), PREDICT_CHUNK):
             chunk = slice(i, i + PREDICT_CHUNK)
-            self.output.probabilities(self.forward(X[chunk]), out=P[chunk])
+            self.output_loss.probabilities(self.forward(X[chunk]), out=P[chunk])
         return P
 
     def predict(self, x: Array) -> Array:
@@ -135,9 +138,9 @@ class Sequential:
         for i in range(0, len(X), PREDICT_CHUNK):
             chunk = slice(i, i + PREDICT_CHUNK)
             total += float(
-                self.output.forward(self.forward(X[chunk]), y[chunk]).sum(dtype=np.float64)
+                self.output_loss.forward(self.forward(X[chunk]), y[chunk]).sum(dtype=np.float64)
             )
-            correct += int(np.count_nonzero(self.output.P.argmax(axis=1) == y[chunk]))
+            correct += int(np.count_nonzero(self.output_loss.P.argmax(axis=1) == y[chunk]))
         penalties = [l2_penalty(W, self.l2) for W, _ in self.regularized] if self.config.l2 else []
         return total / len(y) + float(sum(penalties, self.dtype.type(0))), correct / len(y)
 

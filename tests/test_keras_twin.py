@@ -255,3 +255,22 @@ def test_a_stack_with_two_activations_is_twinned_stepped_and_read_back(tmp_path)
     assert config_from_model(twin.model) == config
     twin.save(tmp_path / "mixed.keras")
     assert KerasTwin.load(tmp_path / "mixed.keras").config == config
+
+
+def test_a_stack_with_a_standalone_activation_saves_and_loads(tmp_path):
+    """Two activations in a row: the second is a keras Activation layer, read back too."""
+    stack = ("dense9", "sigmoid", "tanh", "dense10")
+    config = ModelConfig(layers=stack, dtype="float64", learning_rate=0.05)
+    network, twin = Network(config, seed=0), KerasTwin(config)
+    assert [type(layer).__name__ for layer in twin.model.layers[1:]] == [
+        "Dense", "Activation", "Dense",
+    ]  # fmt: skip
+    twin.set_weights(network.get_weights())
+    x, y = batch()
+    for _ in range(3):
+        assert abs(network.train_step(x, y) - twin.train_step(x, y)) < 1e-14
+    assert max_diff(network.get_weights(), twin.get_weights()) < 1e-14
+    twin.save(tmp_path / "stacked.keras")
+    loaded = KerasTwin.load(tmp_path / "stacked.keras")
+    assert loaded.config == config
+    np.testing.assert_array_equal(loaded.predict_proba(x), twin.predict_proba(x))

@@ -76,6 +76,22 @@ def test_every_option_finds_its_scratch_source(activation, loss, optimizer, init
         assert "not found" not in code.caption, code.caption
 
 
+def test_a_stack_shows_each_activation_it_uses_and_no_other():
+    mixed = placeholders({"layers": ["dense64", "relu", "dense32", "tanh", "dense10"]})
+    step = next(step for step in STEPS if step.title == "Forward pass")
+    code = scratch_code(step, mixed).text
+    assert "ReLU.forward" in code and "Tanh.forward" in code and "Sigmoid" not in code
+    linear = placeholders({"layers": ["dense64", "dense32", "dense10"]})
+    assert linear["activation"] == [] and "ReLU" not in scratch_code(step, linear).text
+
+
+def test_keras_code_is_valid_python_for_mse():
+    from reports.keras_code import keras_lines
+
+    loss = keras_lines({"loss": "mse"}, {})["Loss"]
+    assert loss.startswith('model.compile(loss="mean_squared_error", ...)  #')
+
+
 def test_keras_code_names_the_initializer_the_twin_uses():
     """scratch's "normal" is N(0, 1/fan_in); Keras's "normal" alias is RandomNormal(0.05)."""
     from reports.keras_code import keras_lines

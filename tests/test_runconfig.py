@@ -175,3 +175,21 @@ def test_layers_flag_and_its_errors(capsys):
     assert err.count("\n") == 0 and "the last layer must be dense10" in err
     assert main(["run", "--layers", "dense8,gelu,dense10", "--limit-train", "10"]) == 2
     assert "unknown layer 'gelu'" in capsys.readouterr().err
+
+
+def test_both_stack_forms_in_one_layer_are_refused_and_config_toml_repeats_a_stack(tmp_path):
+    from compare.runconfig import load_toml, resolve, to_toml
+    from scratch.config import ConfigError
+
+    stack = ["dense64", "tanh", "dense32", "relu", "dense10"]
+    for extra in ({"activation": "relu"}, {"hidden_sizes": [128]}):
+        with pytest.raises(ConfigError, match="give the stack once"):
+            resolve({"model": {"layers": stack, **extra}})
+    config = resolve({"model": {"layers": stack}})
+    text = to_toml(config)
+    assert "hidden_sizes" not in text and "activation" not in text and "layers = [" in text
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    assert resolve(load_toml(path)) == config
+    wider = resolve(load_toml(path), {"model": {"hidden_sizes": [64]}})  # --hidden over it
+    assert wider.model.layer_specs == ("dense64", "relu", "dense10")

@@ -104,7 +104,7 @@ def test_relu_keeps_nan_and_zeroes_negative_zero():
     [
         ("conv", "unknown layer 'conv'"),
         ("dense", "dense needs a positive number of units"),
-        ("dense0", "dense needs a positive number of units"),
+        ("dense0", "dense needs a positive number of units, e.g. dense128, got 'dense0'"),
         ("relu6", "layer relu takes no argument"),
         ("Dense128", "unknown layer"),
     ],
@@ -114,8 +114,8 @@ def test_bad_layer_specs_are_one_line_errors(spec, message):
         make_layer(spec)
 
 
-def test_dense_on_an_image_asks_for_flatten():
-    with pytest.raises(ConfigError, match=r"dense10 needs flat inputs, got shape \(28, 28, 1\)"):
+def test_dense_on_an_image_is_refused_with_the_shape():
+    with pytest.raises(ConfigError, match=r"dense10 needs flat inputs .*got shape \(28, 28, 1\)"):
         Dense(10).output_shape((28, 28, 1))
 
 
@@ -124,9 +124,9 @@ def test_relu_zeros_trick_equals_the_plain_maximum_and_its_zeros_stay_zero(shape
     layer, rng = ReLU(), np.random.default_rng(5)
     for _ in range(2):  # the second call reuses the zeros
         Z = rng.normal(size=shape).astype(np.float32)
-        expected = np.maximum(Z, 0)
-        assert layer.forward(Z) is Z
-        np.testing.assert_array_equal(Z, expected)
+        expected, given = np.maximum(Z, 0), Z.copy()
+        np.testing.assert_array_equal(layer.forward(Z), expected)
+        np.testing.assert_array_equal(Z, given)  # its input is left alone
         layer.backward(rng.normal(size=shape).astype(np.float32))
     assert not layer.zeros(Z).any()
 
@@ -139,3 +139,31 @@ def test_dense_bias_gradient_trick_equals_the_plain_sum():
         dZ = rng.normal(size=(batch, 7))
         layer.backward(dZ, need_dX=False)
         np.testing.assert_allclose(layer.db, dZ.sum(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        ("dense5", "sigmoid", "sigmoid", "dense4"),
+        ("dense5", "relu", "sigmoid", "dense4"),
+        ("dense5", "sigmoid", "tanh", "dense4"),
+        ("tanh", "dense5", "relu", "dense4"),
+        ("dense5", "dense5", "tanh", "dense4"),
+    ],
+)
+def test_any_order_of_layers_passes_the_gradient_check_and_leaves_x_alone(stack):
+    from scratch import ModelConfig, Network
+    from scratch.gradcheck import TOLERANCE, relative_errors
+
+    config = ModelConfig(input_size=6, output_size=4, layers=stack, dtype="float64")
+    assert max(relative_errors(config, seed=2)) <= TOLERANCE
+    network, rng = Network(config, seed=0), np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 6)), rng.integers(0, 4, size=8)
+    given = x.copy()
+    first = network.evaluate(x, y)
+    network.predict_proba(x)
+    network.loss_and_gradients(x, y)
+    network.train_step(x, y)
+    np.testing.assert_array_equal(x, given)
+    network.set_weights(Network(config, seed=0).get_weights())
+    assert network.evaluate(x, y) == first

@@ -287,8 +287,16 @@ def test_layers_and_the_hidden_sizes_shorthand_build_the_same_network():
         ({"layers": ("dense16", "relu")}, "the last layer must be dense10"),
         ({"layers": ("dense16", "relu", "dense7")}, "the last layer must be dense10"),
         ({"layers": "dense16,relu,dense10"}, "layers must be a list of layer specs"),
-        ({"layers": ("dense16", "relu", "dense10"), "hidden_sizes": (32,)}, "disagree"),
-        ({"layers": ("dense16", "relu", "dense10"), "activation": "tanh"}, "disagree"),
+        (
+            {"layers": ("dense16", "relu", "dense10"), "hidden_sizes": (32,)},
+            r"hidden_sizes \[32\] conflicts with layers dense16,relu,dense10",
+        ),
+        (
+            {"layers": ("dense16", "relu", "dense10"), "activation": "tanh"},
+            "activation tanh conflicts with layers",
+        ),
+        ({"layers": ("dense10",)}, "has no hidden dense layer before dense10"),
+        ({"layers": ("relu", "dense10")}, "has no hidden dense layer before dense10"),
     ],
 )
 def test_bad_layer_stacks_are_one_line_errors(fields, message):
