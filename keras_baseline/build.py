@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from scratch.config import ModelConfig
-from scratch.layers import ACTIVATION_LAYERS, make_layer
+from scratch.conv import Conv2D, Flatten, MaxPooling2D
+from scratch.layers import ACTIVATION_LAYERS, Dense, Layer, make_layer
 
 
 def make_initializer(init: str) -> keras.initializers.Initializer:
@@ -144,7 +146,7 @@ def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
     own `numpy.random.Generator`s, so they are not affected.)
     """
     enable_determinism(seed)
-    inputs = keras.Input(shape=(config.input_size,), dtype=config.dtype, name="pixels")
+    inputs = keras.Input(shape=config.input_shape, dtype=config.dtype, name="pixels")
     x = inputs
     for layer in keras_layers(config):
         x = layer(x)
@@ -154,38 +156,67 @@ def build_keras_model(config: ModelConfig, seed: int = 0) -> keras.Model:
     return model
 
 
-def _dense(units: int, activation: str | None, config: ModelConfig, name: str):
-    regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
+def _kernel_options(config: ModelConfig) -> dict[str, Any]:
+    """What every layer with a kernel shares: initializer, L2 and dtype."""
+    return {
+        "kernel_initializer": make_initializer(config.init),
+        "kernel_regularizer": keras.regularizers.L2(config.l2) if config.l2 else None,
+        "dtype": config.dtype,
+    }
+
+
+def _dense(layer: Dense, activation: str | None, config: ModelConfig, name: str):
     return keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=make_initializer(config.init),
-        kernel_regularizer=regularizer,
-        dtype=config.dtype,
-        name=name,
+        layer.units, activation=activation, name=name, **_kernel_options(config)
     )
 
 
-def _activation(name: str, config: ModelConfig, layer_name: str):
-    return keras.layers.Activation(name, dtype=config.dtype, name=layer_name)
+def _conv(layer: Conv2D, activation: str | None, config: ModelConfig, name: str):
+    return keras.layers.Conv2D(
+        layer.filters,
+        layer.kernel,
+        strides=layer.stride,
+        padding=layer.padding,
+        activation=activation,
+        name=name,
+        **_kernel_options(config),
+    )
+
+
+def _pool(layer: MaxPooling2D, activation: None, config: ModelConfig, name: str):
+    return keras.layers.MaxPooling2D(
+        layer.pool, strides=layer.stride, dtype=config.dtype, name=name
+    )
+
+
+def _flatten(layer: Flatten, activation: None, config: ModelConfig, name: str):
+    return keras.layers.Flatten(dtype=config.dtype, name=name)
+
+
+def _activation(layer: Layer, activation: None, config: ModelConfig, name: str):
+    return keras.layers.Activation(type(layer).spec_name, dtype=config.dtype, name=name)
 
 
 # The one table from a scratch layer (by its spec name) to its Keras layer.
 # Each entry: (scratch layer, activation or None, config, layer name) -> Keras layer.
 KERAS_LAYERS = {
-    "dense": lambda layer, activation, config, name: _dense(layer.units, activation, config, name),
-    "relu": lambda layer, activation, config, name: _activation("relu", config, name),
-    "sigmoid": lambda layer, activation, config, name: _activation("sigmoid", config, name),
-    "tanh": lambda layer, activation, config, name: _activation("tanh", config, name),
+    "dense": _dense,
+    "conv": _conv,
+    "pool": _pool,
+    "flatten": _flatten,
+    "relu": _activation,
+    "sigmoid": _activation,
+    "tanh": _activation,
 }
-TAKES_ACTIVATION = ("dense",)  # Keras layers with an `activation` argument
+TAKES_ACTIVATION = ("dense", "conv")  # Keras layers with an `activation` argument
 
 
 def keras_layers(config: ModelConfig) -> list[keras.layers.Layer]:
     """The Keras layers of the config's stack, through `KERAS_LAYERS`.
 
-    An activation right after a Dense layer becomes that layer's `activation=` (as
-    Keras code is usually written; it is the same function, so the same numbers),
+    An activation right after a Dense or Conv2D layer becomes that layer's
+    `activation=` (as Keras code is usually written; it is the same function, so the
+    same numbers),
     and the last Dense layer gets the loss's output activation (softmax or sigmoid).
     Dense layers are named hidden_1, hidden_2, ..., output.
     """
@@ -201,7 +232,7 @@ def keras_layers(config: ModelConfig) -> list[keras.layers.Layer]:
         activation = config.output_activation if last else None
         if kind in TAKES_ACTIVATION and following in ACTIVATION_LAYERS:
             activation, index = following, index + 1
-        if kind in TAKES_ACTIVATION:
+        if kind == "dense":
             dense_count += 1
             name = "output" if last else f"hidden_{dense_count}"
         else:

@@ -3,12 +3,14 @@ model that is not a twin, i.e. one `build_keras_model` would not have made."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
 import numpy as np
 
 from scratch.config import ModelConfig
+from scratch.conv import Conv2D, MaxPooling2D
 from scratch.layers import ACTIVATION_LAYERS
 
 
@@ -53,10 +55,10 @@ def config_from_model(model: keras.Model) -> ModelConfig:
 
     Raises `ValueError` with a one-line message if the model is not a twin.
     """
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if len(dense) < 2 or not isinstance(model.layers[-1], keras.layers.Dense):
-        raise ValueError("not an mnist-compare Keras twin (expected 2+ Dense layers, Dense last)")
-    first, last = dense[0], dense[-1]
+    kernels = [layer for layer in model.layers if isinstance(layer, KERNEL_LAYERS)]
+    if len(model.layers) < 3 or not isinstance(model.layers[-1], keras.layers.Dense):
+        raise ValueError("not an mnist-compare Keras twin (expected layers ending in Dense)")
+    first, last = kernels[0], kernels[-1]
     layers = layer_specs_of(model)
     loss = model.loss
     loss_name = {"CategoricalCrossentropy": "crossentropy", "MeanSquaredError": "mse"}.get(
@@ -69,7 +71,7 @@ def config_from_model(model: keras.Model) -> ModelConfig:
     options = optimizer.get_config()
     regularizer = first.kernel_regularizer
     fields: dict = {
-        "input_size": int(model.inputs[0].shape[-1]),
+        "input_size": math.prod(int(n) for n in model.inputs[0].shape[1:]),
         "layers": tuple(layers),  # stored as hidden_sizes for a multilayer perceptron
         "output_size": int(last.units),
         "loss": loss_name,
@@ -96,6 +98,8 @@ def config_from_model(model: keras.Model) -> ModelConfig:
     return config
 
 
+KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv2D)  # the layers with weights
+
 # Settings a twin never uses; a file that sets one would train by another rule.
 _OPTIMIZER_EXTRAS = ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
 
@@ -103,9 +107,9 @@ _OPTIMIZER_EXTRAS = ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
 def _not_a_twin(model: keras.Model, config: ModelConfig) -> str | None:
     """What in `model` differs from the twin `build_keras_model(config)` would make
     (read from the layers', loss's and optimizer's configs), or None."""
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    activations = dense_activations(config)
-    for layer, wanted in zip(dense, activations, strict=False):
+    kernels = [layer for layer in model.layers if isinstance(layer, KERNEL_LAYERS)]
+    activations = kernel_activations(config)
+    for layer, wanted in zip(kernels, activations, strict=False):
         regularizer = layer.kernel_regularizer
         l2 = float(regularizer.l2) if isinstance(regularizer, keras.regularizers.L2) else 0.0
         if layer.activation.__name__ != wanted:
@@ -133,9 +137,17 @@ def layer_specs_of(model: keras.Model) -> list[str]:
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
+        name = "linear"
         if isinstance(layer, keras.layers.Dense):
             specs.append(f"dense{layer.units}")
             name = layer.activation.__name__
+        elif isinstance(layer, keras.layers.Conv2D):
+            specs.append(_conv_spec(layer))
+            name = layer.activation.__name__
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            specs.append(_pool_spec(layer))
+        elif isinstance(layer, keras.layers.Flatten):
+            specs.append("flatten")
         elif isinstance(layer, keras.layers.Activation):
             name = layer.activation.__name__
         else:
@@ -147,14 +159,30 @@ def layer_specs_of(model: keras.Model) -> list[str]:
     return specs[:-1] if specs[-1] in ACTIVATION_LAYERS + ("softmax",) else specs
 
 
-def dense_activations(config: ModelConfig) -> list[str]:
-    """The activation of each Dense layer of the twin of `config`, as `keras_layers`
-    folds them: the activation spec right after it, "linear" if none, and the output
-    activation for the last."""
+def _conv_spec(layer: keras.layers.Conv2D) -> str:
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    if kh != kw or sh != sw or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
+        raise ValueError(f"not an mnist-compare Keras twin (conv layer {layer.name})")
+    if layer.data_format != "channels_last" or not layer.use_bias:
+        raise ValueError(f"not an mnist-compare Keras twin (conv layer {layer.name})")
+    return Conv2D(layer.filters, kh, sh, layer.padding).spec
+
+
+def _pool_spec(layer: keras.layers.MaxPooling2D) -> str:
+    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+    if ph != pw or sh != sw or layer.padding != "valid":
+        raise ValueError(f"not an mnist-compare Keras twin (pool layer {layer.name})")
+    return MaxPooling2D(ph, sh).spec
+
+
+def kernel_activations(config: ModelConfig) -> list[str]:
+    """The activation of each Dense and Conv2D layer of the twin of `config`, as
+    `keras_layers` folds them: the activation spec right after it, "linear" if none,
+    and the output activation for the last."""
     specs = config.layer_specs
     names = []
     for index, spec in enumerate(specs):
-        if spec.startswith("dense"):
+        if spec.startswith(("dense", "conv")):
             following = specs[index + 1] if index + 1 < len(specs) else None
             names.append(following if following in ACTIVATION_LAYERS else "linear")
     names[-1] = config.output_activation

@@ -13,6 +13,7 @@ penalties, summed in Keras order), `GradientTape`, `optimizer.apply_gradients`.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
@@ -43,7 +44,7 @@ class KerasTwin:
         self.model = model if model is not None else build_keras_model(config, seed)
         self._dtype = tf.as_dtype(config.dtype)
         self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
-        x_spec = tf.TensorSpec((None, config.input_size), self._dtype)
+        x_spec = tf.TensorSpec((None, *config.input_shape), self._dtype)
         y_spec = tf.TensorSpec((None,), tf.int64)
         compile_options = {"jit_compile": jit_compile, "reduce_retracing": True}
         self._train_fn = tf.function(
@@ -85,9 +86,12 @@ class KerasTwin:
 
     # -- the shared interface --------------------------------------------------------
     def _x(self, x: np.ndarray) -> tf.Tensor:
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.config.input_size:
-            raise ValueError(f"x must be (n, {self.config.input_size}), got shape {x.shape}")
+        """x as (n, *input_shape); rows of 784 pixels become 28x28x1 images for a CNN."""
+        x, shape = np.asarray(x), self.config.input_shape
+        if x.shape[1:] != shape and x.ndim in (2, 4) and math.prod(x.shape[1:]) == math.prod(shape):
+            x = x.reshape(len(x), *shape)
+        if x.shape[1:] != shape:
+            raise ValueError(f"x must be (n, {', '.join(map(str, shape))}), got shape {x.shape}")
         return tf.constant(x, dtype=self._dtype)
 
     def _y(self, y: np.ndarray, n_samples: int) -> tf.Tensor:
@@ -125,7 +129,7 @@ class KerasTwin:
         (mean of per-batch losses incl. L2, weighted by batch size, tracked in the model's
         dtype); the accuracy exactly, from `predict`. Run under `floatx(dtype)` because
         `evaluate`, like `fit`, casts float inputs to floatx."""
-        X = np.asarray(x, dtype=self.config.dtype)
+        X = self._x(x).numpy()  # (n, *input_shape) in the model's dtype
         labels = check_labels(y, len(X), self.config.output_size)
         Y = np.eye(self.config.output_size, dtype=self.config.dtype)[labels]
         with floatx(self.config.dtype):

@@ -21,6 +21,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import scratch.conv  # noqa: F401  (registers the conv, pool and flatten layer specs)
 from scratch.errors import ConfigError
 from scratch.layers import ACTIVATION_LAYERS, Dense, make_layer
 
@@ -86,7 +87,7 @@ class ModelConfig:
         object.__setattr__(self, "layers", layers)
         built = [make_layer(spec) for spec in layers]
         _require_positive_int("input_size", self.input_size)
-        shape: tuple[int, ...] = (self.input_size,)
+        shape = self.input_shape
         for layer in built:
             shape = layer.output_shape(shape)
         if not isinstance(built[-1], Dense) or built[-1].units != self.output_size:
@@ -94,18 +95,18 @@ class ModelConfig:
                 f"the last layer must be dense{self.output_size} (one unit per class; the loss "
                 f"adds the output activation), got {layers[-1]!r}"
             )
-        hidden = tuple(layer.units for layer in built[:-1] if isinstance(layer, Dense))
-        if not hidden:
+        if len(built) == 1:
             raise ConfigError(
-                f"layers {','.join(layers)} has no hidden dense layer before "
-                f"dense{self.output_size}: give one, e.g. dense128,relu,dense{self.output_size}"
+                f"layers {layers[0]} has nothing before the output layer: give at least one, "
+                f"e.g. dense128,relu,dense{self.output_size}"
             )
+        hidden = tuple(layer.units for layer in built[:-1] if isinstance(layer, Dense))
         kinds = {spec for spec in layers if spec in ACTIVATION_LAYERS}
         activation = next(iter(kinds)) if len(kinds) == 1 else "mixed" if kinds else "none"
         _require_agreement(layers, {"hidden_sizes": hidden, "activation": activation}, self)
         object.__setattr__(self, "hidden_sizes", hidden)
         object.__setattr__(self, "activation", activation)
-        if _mlp_specs(hidden, activation, self.output_size) == layers:
+        if hidden and _mlp_specs(hidden, activation, self.output_size) == layers:
             object.__setattr__(self, "layers", ())  # one network, one form: the shorthand
 
     def _validate(self) -> None:
@@ -151,6 +152,21 @@ class ModelConfig:
         )
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (784,) rows, or (28, 28, 1) images when the stack starts
+        with a layer that takes images (conv, pool)."""
+        first = make_layer(self.layers[0]) if self.layers else None
+        side = math.isqrt(self.input_size)
+        if first is not None and first.takes_images:
+            if side * side != self.input_size:
+                raise ConfigError(
+                    f"{self.layers[0]} takes square images, but input_size {self.input_size} "
+                    "is not a square number of pixels"
+                )
+            return (side, side, 1)
+        return (self.input_size,)
+
+    @property
     def layer_sizes(self) -> tuple[int, ...]:
         """The input width, then each Dense layer's width: (784, *hidden_sizes, 10)."""
         return (self.input_size, *self.hidden_sizes, self.output_size)
@@ -161,7 +177,8 @@ class ModelConfig:
         if self.is_mlp:
             sizes = "-".join(str(size) for size in self.layer_sizes)
             return f"{sizes} {self.activation}/{self.loss} {self.dtype}"
-        return f"{self.input_size} {','.join(self.layers)}/{self.loss} {self.dtype}"
+        shape = "x".join(str(n) for n in self.input_shape)
+        return f"{shape} {','.join(self.layers)}/{self.loss} {self.dtype}"
 
     @property
     def output_activation(self) -> str:

@@ -45,6 +45,8 @@ class Layer:
     gradients in `grad_names`; `Sequential` finds them there.
     """
 
+    takes_images = False  # True: its input is (batch, height, width, channels)
+    spec_help = ""  # how its spec is written, e.g. "denseN" (default: its name)
     param_names: tuple[str, ...] = ()  # e.g. ("W", "b")
     grad_names: tuple[str, ...] = ()  # e.g. ("dW", "db")
     regularized_names: tuple[str, ...] = ()  # the kernels an L2 penalty applies to
@@ -99,6 +101,7 @@ class Layer:
 class Dense(Layer):
     """Every input unit connected to every output unit: Z = X @ W + b."""
 
+    spec_help = "denseN"
     param_names, grad_names, regularized_names = ("W", "b"), ("dW", "db"), ("W",)
 
     def __init__(self, units: int) -> None:
@@ -237,7 +240,7 @@ def make_layer(spec: str) -> Layer:
     match = re.fullmatch(r"([a-z_]+)(.*)", spec) if isinstance(spec, str) else None
     layer_type = LAYER_TYPES.get(match.group(1)) if match else None
     if layer_type is None:
-        known = ", ".join(f"{name}{'N' if name == 'dense' else ''}" for name in LAYER_TYPES)
+        known = ", ".join(kind.spec_help or name for name, kind in LAYER_TYPES.items())
         raise ConfigError(f"unknown layer {spec!r}; layers are: {known}")
     argument = match.group(2)
     if hasattr(layer_type, "from_spec"):

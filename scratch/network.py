@@ -14,6 +14,7 @@ so `get_weights()` / `set_weights()` move weights between the two models as they
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ class Sequential:
             raise ConfigError(f"Network needs a scratch.ModelConfig, got {type(config).__name__}")
         self.config = config
         self.dtype = np.dtype(config.dtype)
-        self.input_shape = (config.input_size,)
+        self.input_shape = config.input_shape  # (784,), or (28, 28, 1) for a CNN
         self.layers: list[Layer] = [make_layer(spec) for spec in config.layer_specs]
         shape, rng = self.input_shape, _rng(seed)
         for layer in self.layers:
@@ -195,12 +196,15 @@ class Sequential:
 
     # ----- input checks ---------------------------------------------------------------------
     def _check_inputs(self, x: Array) -> Array:
+        """x as (n, *input_shape) in the model's dtype. Rows of 784 pixels are viewed as
+        28x28x1 images for a CNN (no copy), so one set of arrays serves every model."""
         X = x if type(x) is np.ndarray else np.asarray(x)
+        same_size = X.ndim in (2, 4) and math.prod(X.shape[1:]) == math.prod(self.input_shape)
+        if X.shape[1:] != self.input_shape and same_size:
+            X = X.reshape(len(X), *self.input_shape)
         if X.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"x must have shape (n, {', '.join(map(str, self.input_shape))}), got {X.shape}: "
-                "flatten each image to one row"
-            )
+            shape = ", ".join(map(str, self.input_shape))
+            raise ValueError(f"x must have shape (n, {shape}), got {X.shape}")
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)  # once per call, never inside the layer loop
         return X

@@ -102,7 +102,11 @@ def test_relu_keeps_nan_and_zeroes_negative_zero():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("conv", "unknown layer 'conv'"),
+        ("swish", "unknown layer 'swish'; layers are: denseN, relu, sigmoid, tanh, convFxK"),
+        ("conv", "conv needs FILTERSxKERNEL"),
+        ("conv32x3s0", "conv needs FILTERSxKERNEL"),
+        ("pool", "pool needs POOL"),
+        ("flatten2", "layer flatten takes no argument"),
         ("dense", "dense needs a positive number of units"),
         ("dense0", "dense needs a positive number of units, e.g. dense128, got 'dense0'"),
         ("relu6", "layer relu takes no argument"),

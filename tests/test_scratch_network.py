@@ -295,8 +295,23 @@ def test_layers_and_the_hidden_sizes_shorthand_build_the_same_network():
             {"layers": ("dense16", "relu", "dense10"), "activation": "tanh"},
             "activation tanh conflicts with layers",
         ),
-        ({"layers": ("dense10",)}, "has no hidden dense layer before dense10"),
-        ({"layers": ("relu", "dense10")}, "has no hidden dense layer before dense10"),
+        ({"layers": ("dense10",)}, "layers dense10 has nothing before the output layer"),
+        (
+            {"layers": ("conv8x30", "flatten", "dense10")},
+            "a 30x30 kernel does not fit in its 28x28",
+        ),
+        (
+            {"layers": ("conv8x3", *["pool2"] * 5, "flatten", "dense10")},
+            "pool2: a 2x2 pool leaves nothing of its 1x1 input",
+        ),
+        (
+            {"layers": ("conv8x3", "relu", "dense10")},
+            r"dense10 needs flat inputs .*got shape \(26, 26, 8\)",
+        ),
+        (
+            {"layers": ("dense16", "conv8x3", "flatten", "dense10")},
+            r"conv8x3 needs images .*got \(16,\)",
+        ),
     ],
 )
 def test_bad_layer_stacks_are_one_line_errors(fields, message):
