@@ -70,6 +70,59 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "epochs": 40,
     },
+    # Keras's own example, "Simple MNIST convnet" (keras.io/examples/vision/mnist_convnet):
+    # Conv 32 3x3 relu, max pool 2, Conv 64 3x3 relu, max pool 2, flatten, dense 10
+    # softmax, Adam (lr 1e-3), batch 128, 15 epochs, without its Dropout(0.5) before the
+    # last layer: dropout's random masks cannot be matched between two models in lockstep.
+    "convnet": {
+        "model": {
+            "layers": [
+                "conv32x3",
+                "relu",
+                "pool2",
+                "conv64x3",
+                "relu",
+                "pool2",
+                "flatten",
+                "dense10",
+            ],
+            "loss": "crossentropy",
+            "init": "glorot_uniform",
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+        },
+        "batch_size": 128,
+        "epochs": 15,
+    },
+    # LeCun et al. 1998's LeNet-5 as a modern Keras model allows (docs/cnn.md lists the
+    # differences): C1 6 5x5 ('same' on 28x28 instead of a 32x32 padded input), S2 pool 2,
+    # C3 16 5x5 (fully connected to S2, not the paper's partial table), S4 pool 2, C5 120
+    # 5x5, F6 84, output 10 softmax (not RBF units); tanh (not the scaled 1.7159 tanh),
+    # max pooling (not trainable average subsampling), Adam (not diagonal Levenberg-Marquardt).
+    "lenet5": {
+        "model": {
+            "layers": [
+                "conv6x5same",
+                "tanh",
+                "pool2",
+                "conv16x5",
+                "tanh",
+                "pool2",
+                "conv120x5",
+                "tanh",
+                "flatten",
+                "dense84",
+                "tanh",
+                "dense10",
+            ],
+            "loss": "crossentropy",
+            "init": "glorot_uniform",
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+        },
+        "batch_size": 128,
+        "epochs": 15,
+    },
 }
 
 

@@ -27,6 +27,7 @@ import math
 import re
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from scratch import initializers
 from scratch.errors import ConfigError
@@ -102,11 +103,10 @@ class Conv2D(Layer):
         np.sum(dZ_rows, axis=0, out=self.db)  # db = dZ summed over batch and pixels
         if not need_dX:
             return None
-        dcols = np.matmul(dZ_rows, self.W.reshape(-1, F).T)  # (batch * Ho * Wo, k * k * C)
         batch, Ho, Wo, _ = dZ.shape
-        dcols = dcols.reshape(batch, Ho, Wo, self.kernel, self.kernel, -1)
-        dXp = self.buffer("dXp", self.padded_shape(batch), dZ.dtype)
-        col2im(dcols, self.kernel, self.stride, out=dXp)
+        dXp = self.buffer("dXp", self.padded_shape(batch), dZ.dtype)  # (batch, Hp, Wp, C)
+        share = self.buffer("share", (batch, Ho, Wo, self.input_shape[2]), dZ.dtype)
+        col2im(dZ_rows, self.W, self.stride, out=dXp, scratch=share)  # dX = col2im(dZ @ W.T)
         top, left = self.pads()[0][0], self.pads()[1][0]
         height, width, _ = self.input_shape
         return dXp[:, top : top + height, left : left + width, :]  # (batch, H, W, C)
@@ -136,21 +136,24 @@ class Conv2D(Layer):
 def im2col(Xp: Array, k: int, s: int, out: Array) -> Array:
     """out[n, i, j, di, dj, c] = Xp[n, s*i + di, s*j + dj, c]: every k x k window of the
     padded images as one row of k*k*C numbers, in the kernel's (di, dj, c) order."""
-    _, Ho, Wo = out.shape[:3]
-    for di in range(k):
-        for dj in range(k):
-            out[:, :, :, di, dj, :] = Xp[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :]
+    windows = sliding_window_view(Xp, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
+    np.copyto(out, windows.transpose(0, 1, 2, 4, 5, 3))  # a view until this one copy
     return out
 
 
-def col2im(dcols: Array, k: int, s: int, out: Array) -> Array:
-    """The backward of im2col: each window's gradients added back where the window
-    came from (windows overlap, so a pixel collects from every window it is in)."""
-    _, Ho, Wo = dcols.shape[:3]
+def col2im(dZ_rows: Array, W: Array, s: int, out: Array, scratch: Array) -> Array:
+    """dXp, the gradient of the padded input: each window's share, dZ @ W.T, added back
+    where the window came from (windows overlap, so a pixel collects from each window
+    it is in). Taken one kernel offset (di, dj) at a time, dZ @ W[di, dj].T is
+    (N * Ho * Wo, C): the same numbers as the plain `col2im(dZ @ W.reshape(-1, F).T)`,
+    without its (N * Ho * Wo, k * k * C) array."""
+    N, Ho, Wo = scratch.shape[:3]
+    k = W.shape[0]
     out.fill(0)
     for di in range(k):
         for dj in range(k):
-            out[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :] += dcols[:, :, :, di, dj, :]
+            np.matmul(dZ_rows, W[di, dj].T, out=scratch.reshape(N * Ho * Wo, -1))
+            out[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :] += scratch  # (N, Ho, Wo, C)
     return out
 
 
@@ -192,28 +195,36 @@ class MaxPooling2D(Layer):
     def forward(self, X: Array) -> Array:
         self.X = X  # (batch, H, W, C)
         Ho, Wo, _ = self.output_shape(X.shape[1:])
-        s = self.stride
         A = self.buffer("A", (len(X), Ho, Wo, X.shape[3]), X.dtype)
         A.fill(-np.inf)
-        for di, dj in self.offsets():  # A = the max over the window's positions
-            np.maximum(A, X[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :], out=A)
+        for window in self.window_views(X, Ho, Wo):  # A = the max over the window's positions
+            np.maximum(A, window, out=A)
         self.A = A
         return A  # (batch, Ho, Wo, C)
 
     def backward(self, dA: Array, need_dX: bool = True) -> Array:
-        """Each window's gradient goes to its largest value; where several are equal,
-        to the first in row-major order (as TensorFlow's MaxPoolGrad does)."""
-        X, A, s = self.X, self.A, self.stride
-        Ho, Wo = dA.shape[1:3]
-        dX = self.buffer("dX", X.shape, dA.dtype)
+        """Each window's gradient goes to the position that holds its max; where several
+        hold it, to the first in row-major order, as TensorFlow's MaxPoolGrad does."""
+        dX = self.buffer("dX", self.X.shape, dA.dtype)
         dX.fill(0)
-        taken = np.zeros(dA.shape, bool)  # windows whose largest value got its gradient
-        for di, dj in self.offsets():
-            rows, cols = slice(di, di + s * Ho, s), slice(dj, dj + s * Wo, s)
-            first_max = (X[:, rows, cols, :] == A) & ~taken  # (batch, Ho, Wo, C)
+        Ho, Wo = dA.shape[1:3]
+        taken = self.buffer("taken", dA.shape, np.bool_)  # windows already routed
+        taken.fill(False)
+        first_max = self.buffer("first_max", dA.shape, np.bool_)
+        share = self.buffer("share", dA.shape, dA.dtype)
+        X_windows, dX_windows = self.window_views(self.X, Ho, Wo), self.window_views(dX, Ho, Wo)
+        for X_window, dX_window in zip(X_windows, dX_windows, strict=True):
+            np.equal(X_window, self.A, out=first_max)  # this position holds the max ...
+            np.greater(first_max, taken, out=first_max)  # ... and no earlier one did
             taken |= first_max
-            dX[:, rows, cols, :] += dA * first_max
-        return dX
+            dX_window += np.multiply(dA, first_max, out=share)  # (windows may overlap: +=)
+        return dX  # (batch, H, W, C)
+
+    def window_views(self, X: Array, Ho: int, Wo: int) -> list[Array]:
+        """For each position (di, dj) of a window, row by row: the (batch, Ho, Wo, C) view
+        of X holding that position of every window."""
+        s = self.stride
+        return [X[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :] for di, dj in self.offsets()]
 
     def offsets(self) -> list[tuple[int, int]]:
         """The positions of a window, row by row."""
