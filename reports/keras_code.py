@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from scratch.config import ConfigError
+from scratch.conv import Conv2D, Flatten, MaxPooling2D
+from scratch.layers import Dense, make_layer
+
 # The Keras initializer that draws as scratch's `init` does (keras_baseline/build.py,
 # make_initializer): scratch's "normal" is the textbook N(0, 1/fan_in), not Keras's
 # "normal" alias, which is RandomNormal(stddev=0.05).
@@ -29,13 +33,15 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
     reg = f", kernel_regularizer=keras.regularizers.L2({l2:g})" if l2 else ""
     loss = '"sparse_categorical_crossentropy"' if out_act == "softmax" else '"mean_squared_error"'
     on_one_hot = "" if out_act == "softmax" else "  # with one-hot labels"
-    layers = keras_layer_lines(layer_specs(model), out_act)
+    specs = layer_specs(model)
+    layers = keras_layer_lines(specs, out_act)
     batch = run_config.get("batch_size", 32)
     epochs = run_config.get("epochs", 1)
     return {
-        "Initialization": f"keras.layers.Dense(units, kernel_initializer={initializer},\n"
+        "Initialization": f"keras.layers.{_kernel_layer(specs)}, "
+        f"kernel_initializer={initializer},\n"
         f'    bias_initializer="zeros"{reg})',
-        "Forward pass": "model = keras.Sequential([\n    keras.Input((784,)),\n"
+        "Forward pass": f"model = keras.Sequential([\n    keras.Input({input_shape_text(specs)}),\n"
         + "".join(f"    {line},\n" for line in layers)
         + "])\nprobabilities = model(x)",
         "Loss": f"model.compile(loss={loss}, ...){on_one_hot}",
@@ -62,22 +68,49 @@ def layer_specs(model: dict[str, Any]) -> list[str]:
 
 def keras_layer_lines(specs: list[str], output_activation: str) -> list[str]:
     """One Keras layer per spec, as keras_baseline builds it: an activation right after a
-    Dense layer is its `activation=`, and the last Dense layer gets the output activation."""
+    Dense or Conv2D layer is its `activation=`, and the last Dense layer gets the output
+    activation. Specs are read by scratch's own parser (`make_layer`)."""
     lines: list[str] = []
     for index, spec in enumerate(specs):
-        if spec.startswith("dense"):
-            following = specs[index + 1] if index + 1 < len(specs) else output_activation
-            activation = following if following in ACTIVATIONS + (output_activation,) else None
-            argument = f', activation="{activation}"' if activation else ""
-            lines.append(f"keras.layers.Dense({spec[len('dense') :]}{argument})")
-        elif spec in ACTIVATIONS and index > 0 and specs[index - 1].startswith("dense"):
-            continue  # folded into the Dense layer before it
-        else:
-            known = spec in ACTIVATIONS
-            lines.append(f'keras.layers.Activation("{spec}")' if known else f"# {spec}")
+        if spec in ACTIVATIONS and index > 0 and specs[index - 1].startswith(FOLDS_ACTIVATION):
+            continue  # folded into the layer before it
+        following = specs[index + 1] if index + 1 < len(specs) else output_activation
+        activation = following if following in (*ACTIVATIONS, output_activation) else None
+        argument = f', activation="{activation}"' if activation else ""
+        lines.append(_keras_layer(spec, argument))
     return lines
 
 
+def _keras_layer(spec: str, activation: str) -> str:
+    try:
+        layer = make_layer(spec)
+    except ConfigError:
+        return f"# {spec}"
+    if isinstance(layer, Dense):
+        return f"keras.layers.Dense({layer.units}{activation})"
+    if isinstance(layer, Conv2D):
+        stride = f", strides={layer.stride}" if layer.stride != 1 else ""
+        padding = ', padding="same"' if layer.padding == "same" else ""
+        return f"keras.layers.Conv2D({layer.filters}, {layer.kernel}{stride}{padding}{activation})"
+    if isinstance(layer, MaxPooling2D):
+        stride = f", strides={layer.stride}" if layer.stride != layer.pool else ""
+        return f"keras.layers.MaxPooling2D({layer.pool}{stride})"
+    if isinstance(layer, Flatten):
+        return "keras.layers.Flatten()"
+    return f'keras.layers.Activation("{spec}")'
+
+
+def _kernel_layer(specs: list[str]) -> str:
+    """How the Initialization step names its layer: Conv2D for a CNN, else Dense."""
+    return "Conv2D(filters, kernel" if any(s.startswith("conv") for s in specs) else "Dense(units"
+
+
+def input_shape_text(specs: list[str]) -> str:
+    """The Input's shape: images for a stack that starts with conv or pool."""
+    return "(28, 28, 1)" if specs and specs[0].startswith(("conv", "pool")) else "(784,)"
+
+
+FOLDS_ACTIVATION = ("dense", "conv")  # Keras layers that take activation=
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 
 

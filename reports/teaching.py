@@ -20,11 +20,12 @@ from typing import Any
 
 from reports.document import Code, SideBySide
 from reports.keras_code import keras_lines, layer_specs
+from scratch.config import ConfigError
+from scratch.layers import make_layer
 
 MAX_EXCERPT_LINES = 60
 NET = "scratch.network.Sequential"
 OPTIMIZER_CLASSES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam"}
-ACTIVATION_CLASSES = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 OUTPUT_CLASSES = {"crossentropy": "SoftmaxCrossEntropy", "mse": "SigmoidMSE"}
 
 
@@ -45,7 +46,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step(
         "Initialization",
-        (("scratch.initializers.{init}",), ("scratch.layers.Dense.build",)),
+        (("scratch.initializers.{init}",), ("{kernel_layer}.build",)),
         "Draw each kernel from the configured scheme and set every bias to zero (Glorot "
         "uniform draws from U(±sqrt(6 / (fan_in + fan_out)))). Keras does this when it "
         "builds each Dense layer.",
@@ -54,12 +55,12 @@ STEPS: tuple[Step, ...] = (
         "Forward pass",
         (
             (f"{NET}.forward",),
-            ("scratch.layers.Dense.forward",),
-            ("scratch.layers.{activation}.forward",),
+            ("{layer}.forward",),
         ),
-        "Each layer's forward pass, first to last: the Dense layer multiplies by its kernel "
-        "and adds its bias, the activation layer after it applies the nonlinearity. Keras: "
-        "calling the model.",
+        "Each layer's forward pass, first to last: a Dense layer multiplies by its kernel "
+        "and adds its bias, a Conv2D layer does the same for every window of the image "
+        "(im2col), a pooling layer keeps each window's largest value, an activation layer "
+        "applies the nonlinearity. Keras: calling the model.",
     ),
     Step(
         "Loss",
@@ -78,13 +79,14 @@ STEPS: tuple[Step, ...] = (
         (
             (f"{NET}.backward",),
             ("scratch.losses.{output}.backward",),
-            ("scratch.layers.Dense.backward",),
-            ("scratch.layers.{activation}.backward",),
+            ("{layer}.backward",),
         ),
         "The chain rule from the output back: dZ from the output-and-loss pair, then each "
-        "layer's backward pass, last to first: the Dense layer gives dW = X.T @ dZ, "
-        "db = sum(dZ) and dX = dZ @ W.T, the activation multiplies by its derivative. "
-        "Keras: automatic differentiation (tf.GradientTape) inside fit().",
+        "layer's backward pass, last to first: a Dense layer gives dW = X.T @ dZ, "
+        "db = sum(dZ) and dX = dZ @ W.T, a Conv2D layer the same on its im2col rows (then "
+        "col2im), a pooling layer routes each gradient to its window's max, an activation "
+        "multiplies by its derivative. Keras: automatic differentiation (tf.GradientTape) "
+        "inside fit().",
     ),
     Step(
         "Parameter update",
@@ -116,12 +118,19 @@ STEPS: tuple[Step, ...] = (
 
 
 def placeholders(model: dict[str, Any]) -> dict[str, Any]:
-    """Values for the {names} in `Step.sources`, from the run's model config.
-    "activation" is the list of activation layer classes the stack uses, in order."""
-    specs = layer_specs(model)
-    used = [ACTIVATION_CLASSES[spec] for spec in specs if spec in ACTIVATION_CLASSES]
+    """Values for the {names} in `Step.sources`, from the run's model config. "layer"
+    lists the dotted path of each layer class the stack uses (in stack order, each
+    once), "kernel_layer" those with a kernel (Dense, Conv2D)."""
+    classes = []
+    for spec in layer_specs(model):
+        try:
+            classes.append(type(make_layer(spec)))
+        except ConfigError:
+            continue  # a layer this code does not know: nothing to excerpt
+    used = list(dict.fromkeys(classes))
     return {
-        "activation": list(dict.fromkeys(used)),  # each once, in stack order
+        "layer": [f"{kind.__module__}.{kind.__qualname__}" for kind in used],
+        "kernel_layer": [f"{k.__module__}.{k.__qualname__}" for k in used if k.param_names],
         "init": str(model.get("init", "glorot_uniform")),
         "optimizer": OPTIMIZER_CLASSES.get(str(model.get("optimizer", "sgd")), "SGD"),
         "output": OUTPUT_CLASSES.get(str(model.get("loss", "crossentropy")), "SoftmaxCrossEntropy"),
@@ -202,15 +211,17 @@ def scratch_code(step: Step, names: dict[str, str]) -> Code:
 
 
 def _expanded(sources: tuple[tuple[str, ...], ...], names: dict[str, Any]) -> list[tuple]:
-    """The source groups with {activation} written out once per activation the stack
-    uses (no group at all when it uses none)."""
+    """The source groups with each list-valued {name} written out once per value (no
+    group at all when the list is empty)."""
     groups: list[tuple] = []
     for group in sources:
-        if any("{activation}" in path for path in group):
-            for activation in names["activation"]:
-                groups.append(tuple(p.replace("{activation}", activation) for p in group))
-        else:
+        lists = [key for key, value in names.items() if isinstance(value, list)]
+        key = next((k for k in lists if any(f"{{{k}}}" in path for path in group)), None)
+        if key is None:
             groups.append(group)
+            continue
+        for value in names[key]:
+            groups.append(tuple(path.replace(f"{{{key}}}", value) for path in group))
     return groups
 
 

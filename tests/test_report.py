@@ -76,13 +76,35 @@ def test_every_option_finds_its_scratch_source(activation, loss, optimizer, init
         assert "not found" not in code.caption, code.caption
 
 
-def test_a_stack_shows_each_activation_it_uses_and_no_other():
+def test_a_stack_shows_each_layer_it_uses_and_no_other():
     mixed = placeholders({"layers": ["dense64", "relu", "dense32", "tanh", "dense10"]})
     step = next(step for step in STEPS if step.title == "Forward pass")
     code = scratch_code(step, mixed).text
     assert "ReLU.forward" in code and "Tanh.forward" in code and "Sigmoid" not in code
     linear = placeholders({"layers": ["dense64", "dense32", "dense10"]})
-    assert linear["activation"] == [] and "ReLU" not in scratch_code(step, linear).text
+    assert (
+        linear["layer"] == ["scratch.layers.Dense"]
+        and "ReLU" not in scratch_code(step, linear).text
+    )
+
+
+def test_a_cnn_shows_its_conv_and_pool_code_beside_keras_layers():
+    from compare.presets import PRESETS
+    from reports.keras_code import keras_lines
+
+    model = PRESETS["convnet"]["model"]
+    names = placeholders(model)
+    for title, needles in {
+        "Initialization": ["scratch.conv.Conv2D.build", "scratch.layers.Dense.build"],
+        "Forward pass": ["Conv2D.forward", "MaxPooling2D.forward", "Flatten.forward", "im2col"],
+        "Gradients (backpropagation)": ["Conv2D.backward", "MaxPooling2D.backward"],
+    }.items():
+        code = scratch_code(next(s for s in STEPS if s.title == title), names)
+        assert "not found" not in code.caption
+        assert all(needle in code.text for needle in needles), (title, needles)
+    forward = keras_lines(model, {})["Forward pass"]
+    assert "keras.Input((28, 28, 1))" in forward and 'Conv2D(32, 3, activation="relu")' in forward
+    assert "MaxPooling2D(2)" in forward and "Flatten()" in forward
 
 
 def test_keras_code_is_valid_python_for_mse():
