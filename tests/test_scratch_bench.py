@@ -117,3 +117,19 @@ def test_interleaved_times_keeps_every_timing_in_turns():
     )
     assert calls == ["a", "b"] * 4
     assert {name: len(values) for name, values in times.items()} == {"a": 4, "b": 4}
+
+
+def test_cnn_bench_pieces_run_on_a_small_set():
+    """The --cnn measurements' epoch functions, on 300 synthetic images (the real command
+    times 60,000; it is a documented command, not a test)."""
+    from compare import bench_cnn
+    from compare.presets import preset_layer
+    from compare.runconfig import resolve
+
+    config = resolve(preset_layer("convnet")).model
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 28, 28, 1)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    for name in ("ideal", "scratch"):
+        epoch = bench_cnn.EPOCHS[name](config, x, y, 1)
+        assert bench_cnn._seconds(epoch) > 0
