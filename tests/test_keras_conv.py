@@ -103,3 +103,33 @@ def test_cnn_twin_reads_back_and_round_trips_its_file(tmp_path):
     assert loaded.config == config
     x = np.random.default_rng(3).random((4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict_proba(x), twin.predict_proba(x.reshape(4, 784)))
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+def test_a_short_cnn_run_learns_and_reports_and_predicts(mnist_dir, tmp_path, capsys):
+    """The real CLI on 2,000 real images: both models learn, the report shows the CNN's
+    Keras code, and predict reads a digit with both."""
+    import json
+
+    from compare.cli import main
+
+    out = tmp_path / "cnn"
+    argv = ["run", "--layers", "conv8x3,relu,pool2,flatten,dense10", "--optimizer", "adam",
+            "--batch-size", "32", "--epochs", "2", "--limit-train", "2000",
+            "--data-dir", str(mnist_dir), "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    accuracies = {name: summary["models"][name]["test_accuracy"] for name in ("scratch", "keras")}
+    assert min(accuracies.values()) > 0.85, accuracies
+    assert summary["agreement"]["prediction_agreement"] > 0.98
+    report = (out / "report.md").read_text()
+    assert 'keras.layers.Conv2D(8, 3, activation="relu")' in report and "im2col" in report
+    import cv2
+
+    digit = (255 - (np.load(out / "examples.npz")["image"][0])).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "digit.png"), digit)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "digit.png"), "--run", str(out), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert {"scratch", "keras"} <= set(json.dumps(answer).replace('"', " ").split())
