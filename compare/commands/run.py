@@ -110,6 +110,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="OpenBLAS threads for the scratch network (default 1, the fastest for these "
         "small products; 0: OpenBLAS's own default)",
     )
+    training.add_argument(
+        "--force", action="store_true", help="train even above the memory estimate's limit"
+    )
     training.add_argument("--preset", metavar=_choices(tuple(PRESETS)), help="a named setting")
     training.add_argument(
         "--config", metavar="FILE.toml", help="a run config (e.g. RUN/config.toml)"
@@ -210,9 +213,10 @@ def out_folder(args: argparse.Namespace, config: RunConfig) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
+    from compare.configcheck import settle_resources
     from compare.runguard import RunLocked, interrupt_on_sigterm, locked
 
-    config = resolve_args(args)
+    config = settle_resources(resolve_args(args), force=args.force)
     out = out_folder(args, config)
     try:
         with locked(out), interrupt_on_sigterm():
