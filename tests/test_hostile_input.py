@@ -101,3 +101,33 @@ def test_blas_threads_above_the_cores_and_lockstep_alone_are_stated(tmp_path, ca
     argv = ["--blas-threads", str((os.cpu_count() or 1) + 5), "--models", "scratch"]
     code, err = run_cli(argv, tmp_path, capsys)
     assert code == 2 and "capped at the" in err and "lockstep needs two or more models" in err
+
+
+def test_a_gzip_bomb_is_refused_after_reading_just_past_its_header(tmp_path):
+    import gzip
+    import resource
+    import time
+
+    from compare.idx import IdxError, read_bytes
+
+    header = bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        handle.write(header + bytes(7840))
+        for _ in range(512):  # 512 MiB of zeros after the 7,840 bytes the header declares
+            handle.write(bytes(1 << 20))
+    assert path.stat().st_size < 1 << 20
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(IdxError, match="decompresses to more than the 7856 bytes"):
+        read_bytes(path)
+    assert time.perf_counter() - start < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_idx_dimensions_past_int64_are_one_line(tmp_path):
+    from compare.idx import IdxError, read_idx
+
+    path = tmp_path / "huge.idx"
+    path.write_bytes(bytes([0, 0, 8, 3]) + (0xFFFFFFFF).to_bytes(4, "big") * 3)
+    with pytest.raises(IdxError, match="declares .* data bytes; not an MNIST file"):
+        read_idx(path)
