@@ -114,9 +114,10 @@ def available_memory() -> int | None:
         return None
 
 
-def settle_resources(config: RunConfig, *, force: bool) -> RunConfig:
+def settle_resources(config: RunConfig, *, force: bool, mode_given: bool = False) -> RunConfig:
     """Refuse a network too big for the available memory (unless `force`); cap BLAS threads
-    at the core count and say when lockstep falls back to one model. Notes go to stderr."""
+    Notes go to stderr.
+    at the core count and say when a given --mode lockstep falls back to one model."""
     from compare.cli import CliError
 
     need = estimate_memory(config.model, config.batch_size, len(config.models))
@@ -132,7 +133,7 @@ def settle_resources(config: RunConfig, *, force: bool) -> RunConfig:
         print(f"mnist-compare: note: --blas-threads {config.blas_threads} capped at the "
               f"{cores} cores of this machine", file=sys.stderr)  # fmt: skip
         config = replace(config, blas_threads=cores)
-    if config.mode == "lockstep" and len(config.models) < 2:
+    if mode_given and config.mode == "lockstep" and len(config.models) < 2:
         print(f"mnist-compare: note: lockstep needs two or more models; training "
               f"{config.models[0]} alone", file=sys.stderr)  # fmt: skip
     return config

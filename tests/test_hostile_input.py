@@ -99,6 +99,7 @@ def test_check_refuses_a_64_bit_seed(capsys):
 
 def test_blas_threads_above_the_cores_and_lockstep_alone_are_stated(tmp_path, capsys):
     argv = ["--blas-threads", str((os.cpu_count() or 1) + 5), "--models", "scratch"]
+    argv += ["--mode", "lockstep"]
     code, err = run_cli(argv, tmp_path, capsys)
     assert code == 2 and "capped at the" in err and "lockstep needs two or more models" in err
 

@@ -216,7 +216,9 @@ def run(args: argparse.Namespace) -> int:
     from compare.configcheck import settle_resources
     from compare.runguard import RunLocked, interrupt_on_sigterm, locked
 
-    config = settle_resources(resolve_args(args), force=args.force)
+    config = settle_resources(
+        resolve_args(args), force=args.force, mode_given=args.mode is not None
+    )
     out = out_folder(args, config)
     try:
         with locked(out), interrupt_on_sigterm():
