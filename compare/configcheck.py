@@ -116,8 +116,7 @@ def available_memory() -> int | None:
 
 def settle_resources(config: RunConfig, *, force: bool, mode_given: bool = False) -> RunConfig:
     """Refuse a network too big for the available memory (unless `force`); cap BLAS threads
-    Notes go to stderr.
-    at the core count and say when a given --mode lockstep falls back to one model."""
+    at the core count; say when a given --mode lockstep falls back to one model (stderr)."""
     from compare.cli import CliError
 
     need = estimate_memory(config.model, config.batch_size, len(config.models))
