@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -34,21 +35,74 @@ class IdxError(ValueError):
     """A malformed IDX file; the message names the file and the fault."""
 
 
+MAX_IDX_BYTES = 1 << 30  # MNIST's largest file is 47 MB; no IDX file we read needs more
+CHUNK = 1 << 16
+
+
 def read_bytes(path: str | Path) -> bytes:
-    """The decompressed content of `path` (gzip detected by its magic bytes, not its name)."""
+    """The decompressed content of `path` (gzip detected by its magic bytes, not its name).
+
+    Decompression stops just past the size the IDX header declares (at most
+    MAX_IDX_BYTES), in bounded memory: a gzip bomb is refused, not inflated."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                handle.seek(0)
+                return _read_plain(handle, path)
+            handle.seek(0)
+            return _gunzip_bounded(handle, path)
     except FileNotFoundError:
         raise IdxError(f"{path}: file not found") from None
     except OSError as error:
         raise IdxError(f"{path}: cannot read ({error.strerror or error})") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise IdxError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    except (EOFError, zlib.error) as error:
+        reason = "CRC check failed" if "incorrect data check" in str(error) else str(error)
+        raise IdxError(f"{path}: corrupt or truncated gzip data ({reason})") from None
+
+
+def _read_plain(handle, path: Path) -> bytes:  # noqa: ANN001 - a binary file object
+    content = handle.read(MAX_IDX_BYTES + 1)
+    if len(content) > MAX_IDX_BYTES:
+        raise IdxError(f"{path}: larger than {MAX_IDX_BYTES >> 20} MiB, too big for an IDX file")
+    return content
+
+
+def declared_size(prefix: bytes) -> int | None:
+    """Header plus data bytes an IDX header at the start of `prefix` declares; None while
+    the header is incomplete, 0 when it is no IDX header (parse_idx names the fault)."""
+    if len(prefix) < 4:
+        return None
+    if prefix[0] or prefix[1] or prefix[2] not in IDX_DTYPES or prefix[3] == 0:
+        return 0
+    header_size = 4 + 4 * prefix[3]
+    if len(prefix) < header_size:
+        return None
+    shape = struct.unpack(f">{prefix[3]}I", prefix[4:header_size])
+    return header_size + math.prod(shape) * IDX_DTYPES[prefix[2]].itemsize
+
+
+def _gunzip_bounded(handle, path: Path) -> bytes:  # noqa: ANN001 - a binary file object
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out, pending, limit = bytearray(), b"", 4 + 4 * 255
+    while not inflater.eof:
+        pending = pending or handle.read(CHUNK)
+        if not pending:
+            raise IdxError(f"{path}: corrupt or truncated gzip data (ends early)")
+        out += inflater.decompress(pending, limit + 1 - len(out))
+        pending = inflater.unconsumed_tail
+        size = declared_size(bytes(out[: 4 + 4 * 255]))
+        if size == 0:
+            break  # not IDX: parse_idx says why
+        if size is not None:
+            if size > MAX_IDX_BYTES:
+                raise IdxError(f"{path}: the IDX header declares {size} bytes, more than any "
+                               f"IDX file we read ({MAX_IDX_BYTES >> 20} MiB)")  # fmt: skip
+            limit = size
+        if len(out) > limit:
+            raise IdxError(f"{path}: decompresses to more than the {limit} bytes its IDX "
+                           "header declares (a damaged or hostile file)")  # fmt: skip
+    return bytes(out)
 
 
 def sha256_hex(content: bytes) -> str:
@@ -71,7 +125,9 @@ def parse_idx(content: bytes, name: str = "<bytes>") -> np.ndarray:
         raise IdxError(f"{name}: truncated header: {ndim} dimensions need {header_size} bytes")
     shape = struct.unpack(f">{ndim}I", content[4:header_size])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 overflow
+    if expected > MAX_IDX_BYTES:
+        raise IdxError(f"{name}: header {shape} declares {expected} data bytes; not an MNIST file")
     actual = len(content) - header_size
     if actual < expected:
         raise IdxError(

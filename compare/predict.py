@@ -215,19 +215,35 @@ def format_text(result: Prediction) -> str:
 def figure_paths(out: str | Path, images: list[str]) -> list[Path]:
     """One figure per image: OUT itself for one image, OUT-<stem>.png for several.
 
-    Two images with the same stem (a/7.png, b/7.png) get OUT-7.png and OUT-7-2.png.
+    Names never collide: two images with the same stem (a/7.png, b/7.png) get
+    OUT-7.png and OUT-7-2.png, and a further number is added while a name is taken.
     """
     out = Path(out)
     if len(images) == 1:
         return [out]
     paths: list[Path] = []
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
     for image in images:
         stem = Path(image).stem or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        suffix = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
-        paths.append(out.with_name(f"{out.stem}-{suffix}{out.suffix}"))
+        name, number = f"{out.stem}-{stem}{out.suffix}", 1
+        while name in taken:
+            number += 1
+            name = f"{out.stem}-{stem}-{number}{out.suffix}"
+        taken.add(name)
+        paths.append(out.with_name(name))
     return paths
+
+
+FIGURE_MARK = "mnist-compare predict figure"
+
+
+def is_our_figure(path: Path) -> bool:
+    """True when `path` is a figure `save_figure` wrote (it carries FIGURE_MARK)."""
+    try:
+        with path.open("rb") as handle:
+            return FIGURE_MARK.encode() in handle.read(16 * 2**20)
+    except OSError:
+        return False
 
 
 def _original_for_display(original: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -274,5 +290,10 @@ def save_figure(result: Prediction, out: Path) -> None:
 
 def _save_atomically(fig: Any, out: Path) -> None:
     """Write to a temp file in the same folder, then rename: never a half-written figure."""
+    if out.suffix.lower() in (".jpg", ".jpeg"):  # matplotlib has no JPEG metadata
+        marks: dict[str, Any] = {"pil_kwargs": {"comment": FIGURE_MARK}}
+    else:
+        key = "Software" if out.suffix.lower() == ".png" else "Creator"
+        marks = {"metadata": {key: FIGURE_MARK}}
     with atomic_path(out, suffix=out.suffix) as temp:  # savefig picks the format by suffix
-        fig.savefig(temp, dpi=100)
+        fig.savefig(temp, dpi=100, **marks)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from compare import models as model_registry
+from compare.configcheck import check_kinds, check_model_values, check_seeds, read_config_text
 from scratch.config import ConfigError, ModelConfig
 
 MODES = ("lockstep", "independent")
@@ -72,6 +73,7 @@ class RunConfig:
         _require_int("batch_size", self.batch_size, low=1)
         _require_int("seed", self.seed, low=0)
         _require_int("seeds", self.seeds, low=1)
+        check_seeds(self.seed, self.seeds)
         _require_int("blas_threads", self.blas_threads, low=0)
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
@@ -132,6 +134,8 @@ class RunConfig:
         if not isinstance(model, dict) or not isinstance(data, dict):
             raise ConfigError("[model] and [data] must be tables (sections) in the config file")
         _reject_unknown("[data]:", data, {f.name for f in fields(DataConfig)})
+        check_kinds("", values, {"mode"})
+        check_model_values(model)
         return cls(model=ModelConfig.from_dict(model), data=DataConfig(**data), **values)
 
 
@@ -179,7 +183,7 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
     model = merged["model"]
     if "learning_rate" not in model:
         optimizer = model.get("optimizer", ModelConfig.optimizer)
-        if optimizer in DEFAULT_LEARNING_RATE:
+        if isinstance(optimizer, str) and optimizer in DEFAULT_LEARNING_RATE:
             model["learning_rate"] = DEFAULT_LEARNING_RATE[optimizer]
     return RunConfig.from_dict(merged)
 
@@ -188,8 +192,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file as an override layer; errors are one line."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            values = tomllib.load(handle)
+        values = tomllib.loads(read_config_text(path).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found; check the --config path") from None
     except (OSError, UnicodeDecodeError) as error:

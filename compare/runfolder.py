@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from compare.runguard import previous_path, settle_previous
 from scratch.serialization import atomic_path
 
 RUN_FOLDER_MARKERS = ("summary.json", "config.toml")
@@ -73,10 +73,10 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
                 f"--overwrite refused: {out} is not a run folder (no summary.json/config.toml)"
             )
         previous = previous_path(out)
-        if previous.exists():
+        if previous.exists():  # `runguard.recover_locked` restores it first; this is a guard
             raise CliError(
-                f"{previous} is left from an interrupted --overwrite; "
-                f"move it away or delete it, then run again"
+                f"{previous} is the intact previous run, left from an interrupted "
+                f"--overwrite of {out}; keep it: move it back to {out} or elsewhere first"
             )
         out.rename(previous)
     try:
@@ -88,25 +88,6 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
         settle_previous(out, keep_new=False)
         raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
     return out
-
-
-def previous_path(out: Path) -> Path:
-    """Where `--overwrite` keeps the old run folder until the new run has a result."""
-    return out.with_name(f".{out.name}.previous")
-
-
-def settle_previous(out: Path, *, keep_new: bool) -> None:
-    """Delete the set-aside old run folder (`keep_new`), or put it back in place of
-    whatever the new run left. Nothing to do when there is none."""
-    previous = previous_path(out)
-    if not previous.is_dir():
-        return
-    if keep_new:
-        shutil.rmtree(previous)
-        return
-    if out.exists():
-        shutil.rmtree(out)
-    previous.rename(out)
 
 
 METRICS_HEADER = (

@@ -12,7 +12,7 @@ accuracy is the share of training images in the epoch that the model predicted
 correctly *just before* its update: `last_batch_correct`, counted by `train_step`
 from its own forward pass, as Keras's `fit` counts it (no second prediction).
 
-Ctrl-C (SIGINT) sets a flag that is checked after each step, so the run stops
+Ctrl-C (SIGINT) or SIGTERM sets a flag that is checked after each step, so the run stops
 between steps with every model consistent; a `KeyboardInterrupt` raised inside a
 step (a second Ctrl-C, say) also stops the run. Either way the result is marked
 interrupted and everything measured so far is kept.
@@ -140,7 +140,9 @@ class TrainingResult:
 
 
 class StopFlag:
-    """Set by SIGINT; a second Ctrl-C raises KeyboardInterrupt as usual."""
+    """Set by SIGINT or SIGTERM; a second one raises KeyboardInterrupt as usual."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.set = False
@@ -150,17 +152,20 @@ class StopFlag:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        previous = signal.getsignal(signal.SIGINT)
+        previous = {number: signal.getsignal(number) for number in self.SIGNALS}
 
         def handler(signum: int, frame: Any) -> None:
             self.set = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for number in self.SIGNALS:
+                signal.signal(number, signal.default_int_handler)
 
-        signal.signal(signal.SIGINT, handler)
+        for number in self.SIGNALS:
+            signal.signal(number, handler)
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, old in previous.items():
+                signal.signal(number, old)
 
 
 def is_checkpoint(step: int) -> bool:

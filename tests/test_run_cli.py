@@ -124,16 +124,6 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_fails_early(tmp_path, caps
     assert not (tmp_path / ".run.previous").exists()
 
 
-def test_a_leftover_previous_folder_is_never_clobbered(tmp_path, capsys):
-    out, previous = tmp_path / "run", tmp_path / ".run.previous"
-    for folder in (out, previous):
-        folder.mkdir()
-        (folder / "summary.json").write_text(folder.name)
-    code, err = run_cli(["--out", str(out), "--overwrite"], capsys)
-    assert code == 2 and "left from an interrupted --overwrite" in err
-    assert (previous / "summary.json").read_text() == ".run.previous"
-
-
 @pytest.mark.parametrize(
     ("toml", "message"),
     [

@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
         raise CliError(f"--json {args.json}: the folder does not exist; create it first")
+    from compare.configcheck import check_seeds
+
+    check_seeds(args.seed, 1)
     from compare.check import CheckOptions, format_result, run_check, write_json
 
     options = CheckOptions(

@@ -29,11 +29,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="OUT.png",
         help="save a figure per image: OUT.png for one image, OUT-<stem>.png for several",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --show replace existing files that are not its own figures (never an input)",
+    )
 
 
-def _check_show(show: str | None) -> Path | None:
-    """The --show path, validated before any work: its folder exists, its format is known."""
+def _check_show(show: str | None, images: list[str], overwrite: bool) -> list[Path] | None:
+    """The --show figure paths, validated before any work: the folder exists, the format
+    is known, no figure is an input image, and an existing file is replaced only when it
+    is a figure this tool wrote (or with --overwrite)."""
     from compare.cli import CliError
+    from compare.predict import figure_paths, is_our_figure
 
     if show is None:
         return None
@@ -42,22 +50,33 @@ def _check_show(show: str | None) -> Path | None:
         raise CliError(f"--show {show}: folder {out.parent} does not exist; create it first")
     if out.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         raise CliError(f"--show {show}: use a .png, .pdf, .svg or .jpg file name")
-    return out
+    inputs = {Path(image).resolve() for image in images}
+    paths = figure_paths(out, images)
+    for path in paths:
+        if path.resolve() in inputs:
+            raise CliError(f"--show {show}: {path} is an input image; choose another name")
+        if path.exists() and not overwrite and not is_our_figure(path):
+            raise CliError(
+                f"--show {show}: {path} exists and is not a figure mnist-compare wrote; "
+                "choose another name or pass --overwrite"
+            )
+    return paths
 
 
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
     from compare.predict import (
         RunError,
-        figure_paths,
         format_text,
         load_run,
         predict_images,
         save_figure,
         to_json,
     )
+    from compare.runguard import prepare_to_read
 
-    out = _check_show(args.show)
+    paths = _check_show(args.show, list(args.images), args.overwrite)
+    prepare_to_read(args.run)
     try:
         models = load_run(args.run)
     except RunError as error:
@@ -74,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         blocks = [format_text(result) for result in results if result.error is None]
         if blocks:
             print("\n\n".join(blocks))
-    if out is not None:
-        for result, path in zip(results, figure_paths(out, list(args.images)), strict=True):
+    if paths is not None:
+        for result, path in zip(results, paths, strict=True):
             if result.error is None:
                 save_figure(result, path)
                 print(f"figure: {path}", file=sys.stderr)

@@ -15,8 +15,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
+    from compare.runguard import prepare_to_read
     from reports import ReportError, render_report
 
+    prepare_to_read(args.run_dir)
     try:
         written = render_report(args.run_dir)
     except ReportError as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="OpenBLAS threads for the scratch network (default 1, the fastest for these "
         "small products; 0: OpenBLAS's own default)",
     )
+    training.add_argument(
+        "--force", action="store_true", help="train even above the memory estimate's limit"
+    )
     training.add_argument("--preset", metavar=_choices(tuple(PRESETS)), help="a named setting")
     training.add_argument(
         "--config", metavar="FILE.toml", help="a run config (e.g. RUN/config.toml)"
@@ -188,30 +192,80 @@ def default_out(config: RunConfig) -> Path:
     return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{config.tag()}"
 
 
+def out_folder(args: argparse.Namespace, config: RunConfig) -> Path:
+    """The run folder as an absolute path (`.` and symlinks resolved), checked for a
+    usable name before anything is written."""
+    from compare.cli import CliError
+    from compare.runguard import check_name_length
+
+    if args.out is not None and not args.out.strip():
+        raise CliError("--out is empty; give a folder path, e.g. --out runs/first")
+    out = (Path(args.out).expanduser() if args.out else default_out(config)).resolve()
+    if out.parent == out:
+        raise CliError(f"--out {args.out} is the root folder; choose a folder inside it")
+    problem = check_name_length(out)
+    if problem:
+        raise CliError(problem)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
-    from compare.progress import Progress
-    from compare.runfolder import prepare_out_dir, settle_previous
+    from compare.configcheck import settle_resources
+    from compare.runguard import RunLocked, interrupt_on_sigterm, locked
 
-    config = resolve_args(args)
-    out_given = Path(args.out).expanduser() if args.out else default_out(config)
-    existed = out_given.is_dir()
-    out = prepare_out_dir(out_given, overwrite=args.overwrite)
+    config = settle_resources(
+        resolve_args(args), force=args.force, mode_given=args.mode is not None
+    )
+    out = out_folder(args, config)
+    try:
+        with locked(out), interrupt_on_sigterm():
+            return _run_locked(args, config, out)
+    except RunLocked:
+        raise CliError(
+            f"run folder {out} is being written by another mnist-compare run (it holds "
+            f"{out.parent / ('.' + out.name + '.lock')}); wait for it or choose another --out"
+        ) from None
+
+
+def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
+    from compare.cli import CliError
+    from compare.progress import Progress
+    from compare.runfolder import prepare_out_dir
+    from compare.runguard import recover_locked, run_status, settle_previous
+
+    note = recover_locked(out)
+    if note:
+        print(f"mnist-compare: {note}", file=sys.stderr)
+    existed = out.is_dir()
+    prepare_out_dir(out, overwrite=args.overwrite)
     from compare.runner import execute
     from compare.training import Diverged
 
     try:
         summary = execute(config, out, invocation=invocation(args), quiet=args.quiet)
     except BaseException as error:
-        # A run that recorded an outcome (diverged, say) replaces the old one; a run that
-        # failed before that (no MNIST, a crash) gives the old run folder back.
-        recorded = (out / "summary.json").exists()
-        settle_previous(out, keep_new=recorded)
+        # The old run (if any) comes back unless the new one completed; what the new run
+        # recorded (diverged, interrupted) is kept beside it under a name the message gives.
+        status = run_status(out) or "unfinished"
+        kept = settle_previous(out, keep_new=False, what=status)
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
+        note = "" if kept is None else f"; {_kept_note(out, status, kept)}"
         if isinstance(error, Diverged):
-            raise CliError(str(error), exit_code=1) from None
+            raise CliError(f"{error}{note}", exit_code=1) from None
+        if isinstance(error, KeyboardInterrupt) and note:
+            raise CliError(f"interrupted{note}", exit_code=130) from None
         raise
+    if summary["status"] != "complete":
+        kept = settle_previous(out, keep_new=False, what=summary["status"])
+        if kept is not None:
+            print(f"mnist-compare: {_kept_note(out, summary['status'], kept)}", file=sys.stderr)
+            return 130
     settle_previous(out, keep_new=True)
     if not args.no_report:
         render_report(out, Progress(args.quiet))
@@ -220,9 +274,15 @@ def run(args: argparse.Namespace) -> int:
     return 130 if summary["status"] == "interrupted" else 0
 
 
+def _kept_note(out: Path, status: str, kept: Path) -> str:
+    return f"{out} holds the previous run again; this {status} run is kept in {kept}"
+
+
 def render_report(out: Path, progress: Progress) -> None:
     """Call `reports.render_report(out)` if available; a failure is a warning, not a crash
     (the run's results are already saved)."""
+    from compare.cli import CliError
+
     try:
         from reports import render_report as render
     except ImportError as error:
@@ -230,6 +290,12 @@ def render_report(out: Path, progress: Progress) -> None:
         return
     try:
         render(out)
+    except KeyboardInterrupt:
+        raise CliError(
+            f"interrupted while rendering the report; the run in {out} is complete: "
+            f"render it with mnist-compare report {out}",
+            exit_code=130,
+        ) from None
     except Exception as error:  # noqa: BLE001 - the run's results are already saved
         progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
                                f"retry with: mnist-compare report {out}")  # fmt: skip
