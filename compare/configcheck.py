@@ -93,11 +93,31 @@ def estimate_memory(model: ModelConfig, batch_size: int, n_models: int) -> int:
     """Bytes one run needs at least: per model, weights, gradients and optimizer slots,
     plus one batch's activations and their gradients."""
     itemsize = np.dtype(model.dtype).itemsize
-    sizes = model.layer_sizes
-    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    params, values = _stack_sizes(model)
     per_model = params * itemsize * (2 + OPTIMIZER_SLOTS.get(model.optimizer, 2))
-    batch = batch_size * sum(sizes) * itemsize * 4
+    batch = batch_size * values * itemsize * 4
     return n_models * (per_model + batch)
+
+
+def _stack_sizes(model: ModelConfig) -> tuple[int, int]:
+    """(parameters, numbers per sample the layers keep: outputs, and a conv layer's
+    im2col rows) of the stack, from its shapes alone (nothing is allocated)."""
+    from scratch.conv import Conv2D
+    from scratch.layers import Dense, make_layer
+
+    shape = model.input_shape
+    params, values = 0, math.prod(shape)
+    for spec in model.layer_specs:
+        layer = make_layer(spec)
+        out = layer.output_shape(shape)
+        if isinstance(layer, Dense):
+            params += (shape[0] + 1) * layer.units
+        elif isinstance(layer, Conv2D):
+            params += (layer.kernel**2 * shape[2] + 1) * layer.filters
+            values += math.prod(out[:2]) * layer.kernel**2 * shape[2]  # im2col rows
+        values += math.prod(out)
+        shape = out
+    return params, values
 
 
 def available_memory() -> int | None:
