@@ -47,6 +47,7 @@ class RunData:
     lockstep: pd.DataFrame | None = None
     seeds: pd.DataFrame | None = None
     first_layer: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (784, units)
+    weights: dict[str, list[np.ndarray]] = field(default_factory=dict)  # model -> w0, w1, ...
     problems: list[str] = field(default_factory=list)  # unreadable optional files
 
     @property
@@ -167,14 +168,18 @@ def _examples(run: RunData, path: Path) -> None:
 
 
 def _first_layer(run: RunData, path: Path, model: str) -> None:
-    """The first kernel (784, units): the first 2-D array of the archive, weights order."""
+    """Every weight array in order (`weights`), and for a multilayer perceptron the first
+    kernel (784, units), the first 2-D array of the archive (`first_layer`)."""
     with np.load(path, allow_pickle=False) as archive:
+        keys = sorted((k for k in archive.files if k.startswith("w")), key=_weight_order)
+        run.weights[model] = [np.asarray(archive[key]) for key in keys]
         kernels = [
             key for key in archive.files if archive[key].ndim == 2 and archive[key].shape[0] == 784
         ]
-        if not kernels:
+        if kernels and run.weights[model][0].ndim == 2:
+            run.first_layer[model] = np.asarray(archive[sorted(kernels, key=_weight_order)[0]])
+        elif run.weights[model][0].ndim != 4:
             raise ValueError("no (784, units) first-layer kernel found")
-        run.first_layer[model] = np.asarray(archive[sorted(kernels, key=_weight_order)[0]])
 
 
 def _weight_order(key: str) -> tuple[int, str]:

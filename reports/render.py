@@ -16,7 +16,7 @@ from scratch.serialization import atomic_path
 KNOWN_FIGURES = frozenset({
     "learning_curves", "confusion_matrices", "confusion_difference", "per_class_f1", "timing",
     "lockstep_drift", "seed_spread", "disagreements", "mistakes_scratch", "mistakes_keras",
-    "first_layer_weights",
+    "first_layer_weights", "first_layer_filters", "feature_maps",
 })  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import figures, figures_digits
+from reports import figures, figures_cnn, figures_digits
 from reports.document import Document, Figure, Heading, Paragraph, Table, fmt, pct
 from reports.loader import RunData
 from reports.stats import classification_report
@@ -234,8 +234,14 @@ def _seeds(count: int) -> str:
 
 
 def weights(run: RunData, doc: Document) -> None:
-    figure = figures_digits.first_layer_weights(run)
-    if figure is None:
+    figures = [figures_digits.first_layer_weights(run), figures_cnn.filters(run)]
+    figures += [figures_cnn.feature_maps(run)]
+    counts = figures_cnn.parameter_counts(run)
+    if not any(figures) and not counts:
         return
     doc.add(Heading("What the first layer learned", anchor="weights"))
-    doc.add(figure)
+    if counts:
+        parts = [f"{run.labels.get(m, m)} {n:,}" for m, n in counts.items()]
+        doc.add(Paragraph(f"Trainable parameters: {'; '.join(parts)}."))
+    for figure in figures:
+        _add_figure(doc, figure)

@@ -125,6 +125,9 @@ def test_a_short_cnn_run_learns_and_reports_and_predicts(mnist_dir, tmp_path, ca
     assert summary["agreement"]["prediction_agreement"] > 0.98
     report = (out / "report.md").read_text()
     assert 'keras.layers.Conv2D(8, 3, activation="relu")' in report and "im2col" in report
+    assert "Trainable parameters: Scratch (NumPy) 13,610; Keras 13,610." in report
+    for figure in ("first_layer_filters", "feature_maps"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000
     import cv2
 
     digit = (255 - (np.load(out / "examples.npz")["image"][0])).astype(np.uint8)
