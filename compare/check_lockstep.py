@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from compare.batches import BatchSchedule
+from compare.metrics import weight_difference
 from scratch.config import ModelConfig
 
 F64_ABS_LIMIT = 1e-10
@@ -62,20 +63,6 @@ def batch_stream(schedule: BatchSchedule, steps: int) -> Iterator[np.ndarray]:
             produced += 1
             yield idx
         epoch += 1
-
-
-def weight_differences(
-    scratch_w: list[np.ndarray], keras_w: list[np.ndarray]
-) -> tuple[float, float]:
-    """(max |a - b| over every entry, max over arrays of max|a - b| / max|b|)."""
-    abs_diffs, rel_diffs = [0.0], [0.0]
-    for a, b in zip(scratch_w, keras_w, strict=True):
-        diff = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-        scale = float(np.max(np.abs(b)))
-        abs_diffs.append(diff)
-        rel_diffs.append(diff / scale if scale > 0 else diff)
-    # np.max, not max(): a NaN anywhere must come out as NaN (and fail), not vanish.
-    return float(np.max(abs_diffs)), float(np.max(rel_diffs))
 
 
 def scratch_preactivations(weights: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
@@ -173,7 +160,7 @@ def lockstep_rows(
         if flip["first_relu_flip_step"] is None and config.activation == "relu":
             smallest = relu_flip(network, twin, x_batch)
             if smallest is not None:
-                before, _ = weight_differences(network.get_weights(), twin.get_weights())
+                before, _ = weight_difference(network.get_weights(), twin.get_weights())
                 flip = {
                     "first_relu_flip_step": step,
                     "first_relu_flip_abs_z": smallest,
@@ -203,7 +190,7 @@ def _is_variant(config: ModelConfig) -> bool:
 
 def _checkpoint(config, network, twin, test, step: int, last: int, flip: dict) -> dict:
     x_test, y_test = test
-    abs_diff, rel_diff = weight_differences(network.get_weights(), twin.get_weights())
+    abs_diff, rel_diff = weight_difference(network.get_weights(), twin.get_weights())
     pred_s, pred_k = network.predict(x_test), twin.predict(x_test)
     figures = {
         "check": "lockstep",

@@ -7,7 +7,8 @@ importing TensorFlow.
 
 Errors the user can fix (`CliError`, `ConfigError`, `DataError`, ...) are printed
 as one line `mnist-compare: error: ...` with exit code 2 (bad input) or 1
-(a failure while working); no traceback.
+(a failure while working); no traceback. So is a command that needs the Keras twin
+in an install without TensorFlow (`pip install -e .` without the `keras` extra).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("predict", "recognise your own handwritten digit images with both networks"),
     ("data", "locate or download MNIST, verify its digests, print a summary"),
     ("bench", "benchmark the scratch network against BLAS and Keras"),
+)
+
+
+# The `keras` extra of pyproject.toml: what the Keras twin needs beyond the core install.
+KERAS_PACKAGES = ("tensorflow", "keras")
+MISSING_KERAS = (
+    "this needs the Keras twin, and TensorFlow is not installed: "
+    'pip install -e ".[keras]" (or run only the scratch network: --models scratch)'
 )
 
 
@@ -110,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_error_types() as error:
         print(f"mnist-compare: error: {error}", file=sys.stderr)
         return getattr(error, "exit_code", 2)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in KERAS_PACKAGES:
+            raise
+        print(f"mnist-compare: error: {MISSING_KERAS}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("mnist-compare: interrupted", file=sys.stderr)
         return 130

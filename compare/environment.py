@@ -6,8 +6,6 @@ with a multi-threaded BLAS, and TensorFlow's thread pools follow the env vars be
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import platform
 import resource
@@ -49,13 +47,7 @@ def environment(include_tensorflow: bool = True) -> dict[str, Any]:
 
 def blas_info() -> dict[str, Any]:
     """NumPy's BLAS/LAPACK build info (numpy.show_config), or a note when unavailable."""
-    try:
-        config = np.show_config(mode="dicts")
-    except TypeError:  # NumPy < 1.26 only prints
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            np.show_config()
-        return {"text": buffer.getvalue()}
+    config = np.show_config(mode="dicts")  # NumPy >= 1.26 (the project needs 2.0)
     deps = config.get("Build Dependencies", {}) if isinstance(config, dict) else {}
     blas = deps.get("blas", {})
     return {

@@ -218,15 +218,17 @@ def weight_difference(
 ) -> tuple[float, float]:
     """Max absolute and max relative difference over all parameters of two networks.
 
+    The one definition for the run's lockstep rows and `mnist-compare check`.
     Relative is per parameter array: max|a - b| / max(|a|, |b|) (the array's scale), the
     largest over the arrays. An element-wise ratio would be dominated by weights near
-    zero (two tiny weights of opposite sign differ by 200%) and say nothing.
+    zero (two tiny weights of opposite sign differ by 200%) and say nothing. A NaN
+    anywhere comes out as NaN (and fails a check), never vanishes.
     """
-    max_abs, max_rel = 0.0, 0.0
+    abs_diffs, rel_diffs = [0.0], [0.0]
     for a, b in zip(weights_a, weights_b, strict=True):
         a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
         diff = float(np.abs(a64 - b64).max(initial=0.0))
         scale = max(float(np.abs(a64).max(initial=0.0)), float(np.abs(b64).max(initial=0.0)))
-        max_abs = max(max_abs, diff)
-        max_rel = max(max_rel, diff / scale if scale > 0 else 0.0)  # scale 0: both all zero
-    return max_abs, max_rel
+        abs_diffs.append(diff)
+        rel_diffs.append(diff / scale if scale > 0 else diff)  # scale 0: both all zero
+    return float(np.max(abs_diffs)), float(np.max(rel_diffs))

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from compare.check_lockstep import batch_stream, checkpoints, judge, weight_differences
+from compare.check_lockstep import batch_stream, checkpoints, judge
+from compare.metrics import weight_difference
 
 
 def test_checkpoints_are_powers_of_ten_and_the_end():
@@ -30,7 +31,7 @@ def test_batch_stream_runs_over_epoch_ends():
 def test_weight_differences_absolute_and_relative():
     a = [np.array([1.0, 2.0]), np.array([0.0])]
     b = [np.array([1.0, 4.0]), np.array([0.5])]
-    assert weight_differences(a, b) == (2.0, 1.0)
+    assert weight_difference(a, b) == (2.0, 1.0)
 
 
 def test_judge_float64_and_float32_rules():
@@ -69,7 +70,7 @@ def test_judge_float64_and_float32_rules():
 
 def test_weight_differences_keep_nan():
     a, b = [np.array([np.nan, 1.0])], [np.array([1.0, 1.0])]
-    assert all(np.isnan(v) for v in weight_differences(a, b))
+    assert all(np.isnan(v) for v in weight_difference(a, b))
 
 
 def test_bad_arguments_exit_2(capsys):

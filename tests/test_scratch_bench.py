@@ -17,19 +17,37 @@ def test_epoch_batch_sizes_cover_every_image_once():
     assert bench.batch_sizes_of_epoch(64, 32) == [32, 32]
 
 
-def test_interleaved_best_keeps_each_minimum():
+def test_interleaved_best_keeps_each_minimum(monkeypatch):
     calls = []
+    scripted = {"a": [3.0, 1.0, 2.0], "b": [0.5, 4.0, 0.7]}
+
+    def fake_best_time(action, repeats):
+        name = action()
+        return scripted[name].pop(0)
+
+    monkeypatch.setattr(bench, "best_time", fake_best_time)
     result = bench.interleaved_best(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3
+        {"a": lambda: calls.append("a") or "a", "b": lambda: calls.append("b") or "b"}, 3
     )
     assert calls == ["a", "b"] * 3  # timed in turns
-    assert set(result) == {"a", "b"} and all(t >= 0 for t in result.values())
+    assert result == {"a": 1.0, "b": 0.5}  # each action's own minimum
 
 
-def test_ideal_epoch_runs_the_gemms():
+def test_ideal_epoch_runs_the_five_gemms_per_batch(monkeypatch):
     config = ModelConfig(input_size=16, hidden_sizes=(8,), output_size=4)
-    epoch = bench.ideal_epoch([5, 5, 3], config)
-    assert epoch() is None
+    shapes = []
+    real_matmul = np.matmul
+
+    def counting_matmul(a, b, out=None):
+        shapes.append((a.shape, b.shape))
+        return real_matmul(a, b, out=out)
+
+    monkeypatch.setattr(bench.np, "matmul", counting_matmul)
+    bench.ideal_epoch([5, 5, 3], config)()
+    assert len(shapes) == 5 * 3
+    assert shapes[:5] == [((5, 16), (16, 8)), ((5, 8), (8, 4)), ((8, 5), (5, 4)),
+                          ((5, 4), (4, 8)), ((16, 5), (5, 8))]  # fmt: skip
+    assert shapes[-5][0] == (3, 16)  # the last, smaller batch
 
 
 def test_ratios_say_whether_targets_are_met(capsys):
