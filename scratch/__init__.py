@@ -3,14 +3,15 @@
 Read it in this order:
 
 1. `layers.py`     Dense, ReLU, Sigmoid, Tanh: each forward pass with its backward pass
-2. `losses.py`     the output layer with its loss (softmax + cross-entropy, sigmoid + MSE), L2
-3. `network.py`    Sequential: forward, loss, backward and the update, layer by layer
-4. `optimizers.py` SGD, momentum, Nesterov, Adam: each update formula, then its code
-5. `training.py`   the epoch loop (`fit`) and what happens when training diverges
-6. `batches.py`    the seeded shuffle that cuts each epoch into mini-batches
-7. `initializers.py`, `config.py` (the one config both networks are built from),
+2. `conv.py`       Conv2D (im2col), MaxPooling2D, Flatten: the same, for images
+3. `losses.py`     the output layer with its loss (softmax + cross-entropy, sigmoid + MSE), L2
+4. `network.py`    Sequential: forward, loss, backward and the update, layer by layer
+5. `optimizers.py` SGD, momentum, Nesterov, Adam: each update formula, then its code
+6. `training.py`   the epoch loop (`fit`) and what happens when training diverges
+7. `batches.py`    the seeded shuffle that cuts each epoch into mini-batches
+8. `initializers.py`, `config.py` (the one config both networks are built from),
    `serialization.py` (save/load), `gradcheck.py` (backprop against finite differences)
-8. `keras_rounding.py`: where Keras rounds through float32, which the optimizers follow
+9. `keras_rounding.py`: where Keras rounds through float32, which the optimizers follow
 
 It imports nothing but NumPy and the standard library, and trains on its own:
 
