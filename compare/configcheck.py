@@ -109,14 +109,12 @@ def _stack_sizes(model: ModelConfig) -> tuple[int, int]:
     params, values = 0, math.prod(shape)
     for spec in model.layer_specs:
         layer = make_layer(spec)
-        out = layer.output_shape(shape)
         if isinstance(layer, Dense):
             params += (shape[0] + 1) * layer.units
         elif isinstance(layer, Conv2D):
             params += (layer.kernel**2 * shape[2] + 1) * layer.filters
-            values += math.prod(out[:2]) * layer.kernel**2 * shape[2]  # im2col rows
-        values += math.prod(out)
-        shape = out
+        values += layer.numbers_per_sample(shape)  # its output (and a conv's im2col rows)
+        shape = layer.output_shape(shape)
     return params, values
 
 

@@ -75,6 +75,11 @@ class Conv2D(Layer):
             )
         return (out[0], out[1], self.filters)
 
+    def numbers_per_sample(self, input_shape: Shape) -> int:
+        """Its output, and its im2col rows: Ho * Wo windows of k * k * C numbers."""
+        Ho, Wo, F = self.output_shape(input_shape)
+        return Ho * Wo * (F + self.kernel**2 * input_shape[2])
+
     def build(self, input_shape: Shape, dtype: np.dtype, init: str, rng: np.random.Generator):
         k, channels, filters = self.kernel, input_shape[2], self.filters
         fan_in, fan_out = k * k * channels, k * k * filters  # as Keras counts a conv kernel's fans

@@ -27,6 +27,7 @@ A layer is named in a config by a short spec: `dense128`, `relu`, `sigmoid`,
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -58,6 +59,10 @@ class Layer:
     def build(self, input_shape: Shape, dtype: np.dtype, init: str, rng: np.random.Generator):
         """Create the parameters for inputs of `input_shape`; returns the output shape."""
         return self.output_shape(input_shape)
+
+    def numbers_per_sample(self, input_shape: Shape) -> int:
+        """How many numbers per sample the layer keeps in its arrays (its output)."""
+        return math.prod(self.output_shape(input_shape))
 
     def forward(self, X: Array) -> Array:
         """The output for the batch X; kept arrays are reused by the next call."""

@@ -29,7 +29,8 @@ from scratch.serialization import check_weights, load_model, save_model
 from scratch.training import check_finite, fit
 
 Array = np.ndarray
-PREDICT_CHUNK = 8192  # rows per forward pass in predict/evaluate (bounds memory)
+PREDICT_CHUNK = 8192  # at most this many rows per forward pass in predict/evaluate
+PREDICT_BYTES = 64 << 20  # and few enough that the layers' arrays stay under 64 MiB
 
 
 class Sequential:
@@ -43,9 +44,12 @@ class Sequential:
         self.dtype = np.dtype(config.dtype)
         self.input_shape = config.input_shape  # (784,), or (28, 28, 1) for a CNN
         self.layers: list[Layer] = [make_layer(spec) for spec in config.layer_specs]
-        shape, rng = self.input_shape, _rng(seed)
+        shape, rng, numbers = self.input_shape, _rng(seed), 0
         for layer in self.layers:
+            numbers += layer.numbers_per_sample(shape)
             shape = layer.build(shape, self.dtype, config.init, rng)
+        # rows per forward pass in predict/evaluate: a CNN's im2col rows are large
+        self.chunk = max(1, min(PREDICT_CHUNK, PREDICT_BYTES // (numbers * self.dtype.itemsize)))
         self.output_loss = OUTPUT_LOSSES[config.loss]()  # softmax + crossentropy, or sigmoid + mse
         self.flat_params = pack_into_one_vector(self.layers, "param_names", self.dtype)
         self.flat_grads = pack_into_one_vector(self.layers, "grad_names", self.dtype)
@@ -122,8 +126,8 @@ class Sequential:
         """Output activations (n, 10): softmax probabilities, or sigmoid outputs for mse."""
         X = self._check_inputs(x)
         P = np.empty((len(X), self.config.output_size), self.dtype)  # (n, 10)
-        for i in range(0, len(X), PREDICT_CHUNK):
-            chunk = slice(i, i + PREDICT_CHUNK)
+        for i in range(0, len(X), self.chunk):
+            chunk = slice(i, i + self.chunk)
             self.output_loss.probabilities(self.forward(X[chunk]), out=P[chunk])
         return P
 
@@ -136,8 +140,8 @@ class Sequential:
         L2 penalty, which is what Keras's `evaluate` reports."""
         X, y = self._check_data(x, y)
         total, correct = 0.0, 0
-        for i in range(0, len(X), PREDICT_CHUNK):
-            chunk = slice(i, i + PREDICT_CHUNK)
+        for i in range(0, len(X), self.chunk):
+            chunk = slice(i, i + self.chunk)
             total += float(
                 self.output_loss.forward(self.forward(X[chunk]), y[chunk]).sum(dtype=np.float64)
             )
