@@ -8,7 +8,8 @@ suffix of its saved file, a human label and a colour for the report.
 Registered here: `scratch` and `keras`, each named by an import path ("module:attr")
 resolved on first use, so TensorFlow is imported only when the Keras twin is built or
 loaded. `register` adds another model (the tests add a float64 scratch network).
-This module imports neither scratch nor TensorFlow; `reports` never imports it.
+This module imports only scratch.config (never the networks or TensorFlow); `reports`
+never imports it.
 """
 
 from __future__ import annotations
