@@ -111,7 +111,7 @@ class Conv2D(Layer):
         batch, Ho, Wo, _ = dZ.shape
         dXp = self.buffer("dXp", self.padded_shape(batch), dZ.dtype)  # (batch, Hp, Wp, C)
         share = self.buffer("share", (batch, Ho, Wo, self.input_shape[2]), dZ.dtype)
-        col2im(dZ_rows, self.W, self.stride, out=dXp, scratch=share)  # dX = col2im(dZ @ W.T)
+        col2im(dZ_rows, self.W, self.stride, out=dXp, share=share)  # dX = col2im(dZ @ W.T)
         top, left = self.pads()[0][0], self.pads()[1][0]
         height, width, _ = self.input_shape
         return dXp[:, top : top + height, left : left + width, :]  # (batch, H, W, C)
@@ -146,19 +146,19 @@ def im2col(Xp: Array, k: int, s: int, out: Array) -> Array:
     return out
 
 
-def col2im(dZ_rows: Array, W: Array, s: int, out: Array, scratch: Array) -> Array:
+def col2im(dZ_rows: Array, W: Array, s: int, out: Array, share: Array) -> Array:
     """dXp, the gradient of the padded input: each window's share, dZ @ W.T, added back
     where the window came from (windows overlap, so a pixel collects from each window
-    it is in). Taken one kernel offset (di, dj) at a time, dZ @ W[di, dj].T is
-    (N * Ho * Wo, C): the same numbers as the plain `col2im(dZ @ W.reshape(-1, F).T)`,
-    without its (N * Ho * Wo, k * k * C) array."""
-    N, Ho, Wo = scratch.shape[:3]
+    it is in). Speed trick "one kernel offset at a time": dZ @ W[di, dj].T is
+    (N * Ho * Wo, C), so the plain form's (N * Ho * Wo, k * k * C) array dZ @ W.T is
+    never made (the same sums; tests/test_scratch_conv.py compares the two)."""
+    N, Ho, Wo = share.shape[:3]
     k = W.shape[0]
     out.fill(0)
     for di in range(k):
         for dj in range(k):
-            np.matmul(dZ_rows, W[di, dj].T, out=scratch.reshape(N * Ho * Wo, -1))
-            out[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :] += scratch  # (N, Ho, Wo, C)
+            np.matmul(dZ_rows, W[di, dj].T, out=share.reshape(N * Ho * Wo, -1))
+            out[:, di : di + s * Ho : s, dj : dj + s * Wo : s, :] += share  # (N, Ho, Wo, C)
     return out
 
 

@@ -159,3 +159,25 @@ def test_cnn_keeps_its_dtype_takes_rows_or_images_and_round_trips_a_file(dtype, 
     np.testing.assert_array_equal(loaded.predict_proba(images), network.predict_proba(images))
     with pytest.raises(ValueError, match=r"x must have shape \(n, 28, 28, 1\), got \(6, 783\)"):
         network.predict(rows[:, :783])
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_col2im_by_offsets_equals_the_plain_form(stride):
+    """The speed trick (one kernel offset at a time) against dZ @ W.T laid out as
+    windows and added back window by window."""
+    from scratch.conv import col2im
+
+    rng = np.random.default_rng(8)
+    k, C, F, N, Ho, Wo = 3, 4, 5, 2, 4, 3
+    W, dZ = rng.normal(size=(k, k, C, F)), rng.normal(size=(N * Ho * Wo, F))
+    Hp, Wp = (Ho - 1) * stride + k, (Wo - 1) * stride + k
+    out = np.empty((N, Hp, Wp, C))
+    col2im(dZ, W, stride, out=out, share=np.empty((N, Ho, Wo, C)))
+    windows = (dZ @ W.reshape(-1, F).T).reshape(N, Ho, Wo, k, k, C)  # the plain form
+    expected = np.zeros_like(out)
+    for i in range(Ho):
+        for j in range(Wo):
+            expected[:, i * stride : i * stride + k, j * stride : j * stride + k, :] += windows[
+                :, i, j
+            ]
+    np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13)
