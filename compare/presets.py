@@ -94,6 +94,31 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "epochs": 15,
     },
+    # Keras's example exactly, with its Dropout(0.5) before the last layer. Dropout's masks
+    # cannot be matched between two models, so the models train independently (same
+    # batches, each from its own initial weights and masks).
+    "convnet-dropout": {
+        "model": {
+            "layers": [
+                "conv32x3",
+                "relu",
+                "pool2",
+                "conv64x3",
+                "relu",
+                "pool2",
+                "flatten",
+                "dropout0.5",
+                "dense10",
+            ],
+            "loss": "crossentropy",
+            "init": "glorot_uniform",
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+        },
+        "batch_size": 128,
+        "epochs": 15,
+        "mode": "independent",
+    },
     # LeCun et al. 1998's LeNet-5 as a modern Keras model allows (docs/cnn.md lists the
     # differences): C1 6 5x5 ('same' on 28x28 instead of a 32x32 padded input), S2 pool 2,
     # C3 16 5x5 (fully connected to S2, not the paper's partial table), S4 pool 2, C5 120

@@ -92,6 +92,15 @@ class RunConfig:
                 f"{MNIST_CLASSES} for MNIST (28x28 images, digits 0-9), got "
                 f"{self.model.input_size} and {self.model.output_size}; drop them from the config"
             )
+        if (
+            self.mode == "lockstep"
+            and len(self.models) >= 2
+            and any(spec.startswith("dropout") for spec in self.model.layer_specs)
+        ):
+            raise ConfigError(
+                "dropout's random masks differ between the models, so they cannot train in "
+                "lockstep: add --mode independent"
+            )
         # The registry's order: scratch first (lockstep copies its weights to the others).
         object.__setattr__(self, "models", tuple(m for m in registered if m in self.models))
 

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from scratch.config import ModelConfig
 from scratch.conv import Conv2D, Flatten, MaxPooling2D
-from scratch.layers import ACTIVATION_LAYERS, Dense, Layer, make_layer
+from scratch.layers import ACTIVATION_LAYERS, Dense, Dropout, Layer, make_layer
 
 
 def make_initializer(init: str) -> keras.initializers.Initializer:
@@ -193,6 +193,10 @@ def _flatten(layer: Flatten, activation: None, config: ModelConfig, name: str):
     return keras.layers.Flatten(dtype=config.dtype, name=name)
 
 
+def _dropout(layer: Dropout, activation: None, config: ModelConfig, name: str):
+    return keras.layers.Dropout(layer.rate, dtype=config.dtype, name=name)
+
+
 def _activation(layer: Layer, activation: None, config: ModelConfig, name: str):
     return keras.layers.Activation(type(layer).spec_name, dtype=config.dtype, name=name)
 
@@ -204,6 +208,7 @@ KERAS_LAYERS = {
     "conv": _conv,
     "pool": _pool,
     "flatten": _flatten,
+    "dropout": _dropout,
     "relu": _activation,
     "sigmoid": _activation,
     "tanh": _activation,

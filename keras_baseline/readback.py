@@ -148,6 +148,8 @@ def layer_specs_of(model: keras.Model) -> list[str]:
             specs.append(_pool_spec(layer))
         elif isinstance(layer, keras.layers.Flatten):
             specs.append("flatten")
+        elif isinstance(layer, keras.layers.Dropout):
+            specs.append(f"dropout{float(layer.rate):g}")
         elif isinstance(layer, keras.layers.Activation):
             name = layer.activation.__name__
         else:

@@ -11,7 +11,7 @@ from typing import Any
 
 from scratch.config import ConfigError
 from scratch.conv import Conv2D, Flatten, MaxPooling2D
-from scratch.layers import Dense, make_layer
+from scratch.layers import Dense, Dropout, make_layer
 
 # The Keras initializer that draws as scratch's `init` does (keras_baseline/build.py,
 # make_initializer): scratch's "normal" is the textbook N(0, 1/fan_in), not Keras's
@@ -97,6 +97,8 @@ def _keras_layer(spec: str, activation: str) -> str:
         return f"keras.layers.MaxPooling2D({layer.pool}{stride})"
     if isinstance(layer, Flatten):
         return "keras.layers.Flatten()"
+    if isinstance(layer, Dropout):
+        return f"keras.layers.Dropout({layer.rate:g})"
     return f'keras.layers.Activation("{spec}")'
 
 

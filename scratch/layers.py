@@ -47,6 +47,7 @@ class Layer:
     """
 
     takes_images = False  # True: its input is (batch, height, width, channels)
+    training = False  # True during a training step's forward pass (dropout uses it)
     spec_help = ""  # how its spec is written, e.g. "denseN" (default: its name)
     param_names: tuple[str, ...] = ()  # e.g. ("W", "b")
     grad_names: tuple[str, ...] = ()  # e.g. ("dW", "db")
@@ -203,6 +204,47 @@ class Tanh(Layer):
         return np.multiply(dA, one_minus_A2, out=dA)  # dZ = dA * (1 - A**2)
 
 
+class Dropout(Layer):
+    """While training: A = X * mask / (1 - rate), each mask entry 0 with probability
+    `rate` (a new mask every step); otherwise A = X. Its random masks cannot be matched
+    between two models, so a stack with dropout trains in independent mode only."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.training = False  # Sequential sets it for the forward pass of a training step
+
+    @classmethod
+    def from_spec(cls, argument: str) -> Dropout:
+        try:
+            rate = float(argument)
+        except ValueError:
+            rate = -1.0
+        if not 0 < rate < 1:
+            raise ConfigError(
+                f"dropout needs a rate in (0, 1), e.g. dropout0.5, got 'dropout{argument}'"
+            )
+        return cls(rate)
+
+    @property
+    def spec(self) -> str:
+        return f"dropout{self.rate:g}"
+
+    def build(self, input_shape: Shape, dtype: np.dtype, init: str, rng: np.random.Generator):
+        self.rng = np.random.default_rng(rng.integers(2**63))  # its own stream of masks
+        return self.output_shape(input_shape)
+
+    def forward(self, X: Array) -> Array:
+        if not self.training:
+            self.mask = None
+            return X
+        keep = self.rng.random(X.shape) >= self.rate  # (batch, ...) True: kept
+        self.mask = keep * X.dtype.type(1 / (1 - self.rate))  # 0 or 1 / (1 - rate)
+        return np.multiply(X, self.mask, out=self.output_array(X))
+
+    def backward(self, dA: Array, need_dX: bool = True) -> Array:
+        return dA if self.mask is None else dA * self.mask  # dX = dA * mask / (1 - rate)
+
+
 def sigmoid(Z: Array, out: Array | None = None) -> Array:
     """1 / (1 + exp(-Z)); exp may overflow to inf for very negative Z, giving 0."""
     out = np.negative(Z, out=out)
@@ -235,7 +277,9 @@ def register_layer(name: str, layer_type: type[Layer]) -> type[Layer]:
     return layer_type
 
 
-for _name, _type in (("dense", Dense), ("relu", ReLU), ("sigmoid", Sigmoid), ("tanh", Tanh)):
+for _name, _type in (
+    ("dense", Dense), ("relu", ReLU), ("sigmoid", Sigmoid), ("tanh", Tanh), ("dropout", Dropout),
+):  # fmt: skip
     register_layer(_name, _type)
 ACTIVATION_LAYERS = ("relu", "sigmoid", "tanh")
 

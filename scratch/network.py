@@ -74,6 +74,16 @@ class Sequential:
             X = layer.forward(X)
         return X
 
+    def training_forward(self, X: Array) -> Array:
+        """`forward` with the layers in training mode (only dropout behaves differently)."""
+        for layer in self.layers:
+            layer.training = True
+        try:
+            return self.forward(X)
+        finally:
+            for layer in self.layers:
+                layer.training = False
+
     def loss(self, Z: Array, y: Array) -> np.floating:
         """Mean loss over the batch, plus l2 * sum(W**2) for each kernel (Keras's order).
         The output-and-loss pair turns Z into the probabilities P in Z's own array and
@@ -104,7 +114,7 @@ class Sequential:
         """train_step on data already checked (fit checks the whole arrays once)."""
         t = self.iterations + 1
         with np.errstate(over="ignore", invalid="ignore"):  # overflow ends as a NaN/inf loss
-            loss = self.loss(self.forward(X), y)
+            loss = self.loss(self.training_forward(X), y)
             # Right predictions before the update: training accuracy as Keras's fit counts it.
             self.last_batch_correct = int(np.count_nonzero(self.output_loss.P.argmax(axis=1) == y))
             check_finite(loss, step=t, learning_rate=self.config.learning_rate,

@@ -136,3 +136,17 @@ def test_a_short_cnn_run_learns_and_reports_and_predicts(mnist_dir, tmp_path, ca
     assert main(["predict", str(tmp_path / "digit.png"), "--run", str(out), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert {"scratch", "keras"} <= set(json.dumps(answer).replace('"', " ").split())
+
+
+def test_the_convnet_dropout_twin_builds_and_reads_back():
+    from compare.presets import preset_layer
+    from compare.runconfig import resolve
+    from reports.keras_code import keras_lines
+
+    run = resolve(preset_layer("convnet-dropout"))
+    assert run.mode == "independent"
+    twin = KerasTwin(run.model)
+    kinds = [type(layer).__name__ for layer in twin.model.layers[1:]]
+    assert kinds[-2:] == ["Dropout", "Dense"]
+    assert config_from_model(twin.model) == run.model
+    assert "keras.layers.Dropout(0.5)" in keras_lines(run.model.to_dict(), {})["Forward pass"]

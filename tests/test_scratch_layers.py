@@ -171,3 +171,40 @@ def test_any_order_of_layers_passes_the_gradient_check_and_leaves_x_alone(stack)
     np.testing.assert_array_equal(x, given)
     network.set_weights(Network(config, seed=0).get_weights())
     assert network.evaluate(x, y) == first
+
+
+def test_dropout_masks_only_while_training_and_scales_what_it_keeps():
+    from scratch.layers import Dropout
+
+    layer = Dropout(0.25)
+    layer.build((1000,), np.dtype("float64"), "glorot_uniform", np.random.default_rng(0))
+    X = np.ones((20, 1000))
+    np.testing.assert_array_equal(layer.forward(X), X)  # inference: identity
+    np.testing.assert_array_equal(layer.backward(X), X)
+    layer.training = True
+    A = layer.forward(X)
+    kept = A != 0
+    assert abs(kept.mean() - 0.75) < 0.01 and np.allclose(A[kept], 1 / 0.75)
+    dA = np.random.default_rng(1).normal(size=X.shape)
+    np.testing.assert_allclose(layer.backward(dA), dA * A)  # the same mask, the same scale
+    assert not np.array_equal(layer.forward(X) != 0, kept)  # a new mask every step
+    with pytest.raises(ConfigError, match="dropout needs a rate in"):
+        make_layer("dropout1.5")
+
+
+def test_a_network_with_dropout_trains_checks_its_gradients_and_refuses_lockstep():
+    from compare.runconfig import resolve
+    from scratch import ModelConfig, Network
+    from scratch.gradcheck import TOLERANCE, relative_errors
+
+    stack = ("dense8", "relu", "dropout0.5", "dense4")
+    config = ModelConfig(input_size=6, output_size=4, layers=stack, dtype="float64")
+    assert max(relative_errors(config, seed=1)) <= TOLERANCE  # dropout is off outside training
+    network, rng = Network(config, seed=0), np.random.default_rng(2)
+    x, y = rng.normal(size=(64, 6)), rng.integers(0, 4, size=64)
+    history = network.fit(x, y, batch_size=8, epochs=30, seed=0)
+    assert history[-1] < history[0]
+    layers = {"model": {"layers": ["dense8", "relu", "dropout0.5", "dense10"]}}
+    with pytest.raises(ConfigError, match="cannot train in lockstep: add --mode independent"):
+        resolve(layers)
+    assert resolve(layers, {"mode": "independent"}).model.layer_specs[2] == "dropout0.5"

@@ -72,7 +72,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the layer stack instead of --hidden/--activation, e.g. dense256,relu,dense10 or "
         "conv32x3,relu,pool2,conv64x3,relu,pool2,flatten,dense10. Layers: denseN; relu, "
         "sigmoid, tanh; convFxK[sS][same] (F filters, KxK kernel, stride S, 'same' padding); "
-        "poolP[sS] (PxP max pooling, stride S, default P); flatten. The last is dense10; the "
+        "poolP[sS] (PxP max pooling, stride S, default P); flatten; dropoutR (rate R, with "
+        "--mode independent). The last is dense10; the "
         "loss adds softmax or sigmoid",
     )
     model.add_argument("--activation", metavar=_choices(ACTIVATIONS), help="hidden activation")
