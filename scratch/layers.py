@@ -209,6 +209,8 @@ class Dropout(Layer):
     `rate` (a new mask every step); otherwise A = X. Its random masks cannot be matched
     between two models, so a stack with dropout trains in independent mode only."""
 
+    spec_help = "dropoutR"
+
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.training = False  # Sequential sets it for the forward pass of a training step

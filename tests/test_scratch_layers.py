@@ -102,7 +102,10 @@ def test_relu_keeps_nan_and_zeroes_negative_zero():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("swish", "unknown layer 'swish'; layers are: denseN, relu, sigmoid, tanh, convFxK"),
+        (
+            "swish",
+            "unknown layer 'swish'; layers are: denseN, relu, sigmoid, tanh, dropoutR, convFxK",
+        ),
         ("conv", "conv needs FILTERSxKERNEL"),
         ("conv32x3s0", "conv needs FILTERSxKERNEL"),
         ("pool", "pool needs POOL"),
