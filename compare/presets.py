@@ -20,6 +20,17 @@ NIELSEN_ETA = 3.0
 MSE_LR_FACTOR = 10 / 2  # (outputs averaged by Keras) / (Nielsen's 1/2)
 TEXTBOOK_LR = NIELSEN_ETA * MSE_LR_FACTOR  # 15.0
 
+CONVNET_FEATURES = ["conv32x3", "relu", "pool2", "conv64x3", "relu", "pool2", "flatten"]
+
+
+def _cnn(layers: list[str]) -> dict[str, Any]:
+    """A CNN preset: `layers`, trained as Keras's convnet example is (cross-entropy,
+    Glorot uniform, Adam lr 1e-3, batch 128, 15 epochs)."""
+    model = {"layers": layers, "loss": "crossentropy", "init": "glorot_uniform"}
+    model |= {"optimizer": "adam", "learning_rate": 1e-3}
+    return {"model": model, "batch_size": 128, "epochs": 15}
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The usual first MNIST project: one hidden layer of 128 ReLU units, plain SGD.
     "seed-project": {
@@ -74,49 +85,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Conv 32 3x3 relu, max pool 2, Conv 64 3x3 relu, max pool 2, flatten, dense 10
     # softmax, Adam (lr 1e-3), batch 128, 15 epochs, without its Dropout(0.5) before the
     # last layer: dropout's random masks cannot be matched between two models in lockstep.
-    "convnet": {
-        "model": {
-            "layers": [
-                "conv32x3",
-                "relu",
-                "pool2",
-                "conv64x3",
-                "relu",
-                "pool2",
-                "flatten",
-                "dense10",
-            ],
-            "loss": "crossentropy",
-            "init": "glorot_uniform",
-            "optimizer": "adam",
-            "learning_rate": 1e-3,
-        },
-        "batch_size": 128,
-        "epochs": 15,
-    },
+    "convnet": _cnn([*CONVNET_FEATURES, "dense10"]),
     # Keras's example exactly, with its Dropout(0.5) before the last layer. Dropout's masks
     # cannot be matched between two models, so the models train independently (same
     # batches, each from its own initial weights and masks).
     "convnet-dropout": {
-        "model": {
-            "layers": [
-                "conv32x3",
-                "relu",
-                "pool2",
-                "conv64x3",
-                "relu",
-                "pool2",
-                "flatten",
-                "dropout0.5",
-                "dense10",
-            ],
-            "loss": "crossentropy",
-            "init": "glorot_uniform",
-            "optimizer": "adam",
-            "learning_rate": 1e-3,
-        },
-        "batch_size": 128,
-        "epochs": 15,
+        **_cnn([*CONVNET_FEATURES, "dropout0.5", "dense10"]),
         "mode": "independent",
     },
     # LeCun et al. 1998's LeNet-5 as a modern Keras model allows (docs/cnn.md lists the
@@ -124,30 +98,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     # C3 16 5x5 (fully connected to S2, not the paper's partial table), S4 pool 2, C5 120
     # 5x5, F6 84, output 10 softmax (not RBF units); tanh (not the scaled 1.7159 tanh),
     # max pooling (not trainable average subsampling), Adam (not diagonal Levenberg-Marquardt).
-    "lenet5": {
-        "model": {
-            "layers": [
-                "conv6x5same",
-                "tanh",
-                "pool2",
-                "conv16x5",
-                "tanh",
-                "pool2",
-                "conv120x5",
-                "tanh",
-                "flatten",
-                "dense84",
-                "tanh",
-                "dense10",
-            ],
-            "loss": "crossentropy",
-            "init": "glorot_uniform",
-            "optimizer": "adam",
-            "learning_rate": 1e-3,
-        },
-        "batch_size": 128,
-        "epochs": 15,
-    },
+    "lenet5": _cnn(
+        [
+            "conv6x5same",
+            "tanh",
+            "pool2",
+            "conv16x5",
+            "tanh",
+            "pool2",
+            "conv120x5",
+            "tanh",
+            "flatten",
+            "dense84",
+            "tanh",
+            "dense10",
+        ]
+    ),  # fmt: skip
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scratch.config import ConfigError
+from scratch.config import ConfigError, ModelConfig
 from scratch.conv import Conv2D, Flatten, MaxPooling2D
 from scratch.layers import Dense, Dropout, make_layer
 
@@ -57,13 +57,12 @@ def keras_lines(model: dict[str, Any], run_config: dict[str, Any]) -> dict[str, 
 
 
 def layer_specs(model: dict[str, Any]) -> list[str]:
-    """The run's layer stack as specs (`layers`, or the MLP that hidden_sizes describes)."""
-    if model.get("layers"):
-        return [str(spec) for spec in model["layers"]]
-    specs: list[str] = []
-    for units in model.get("hidden_sizes", [128]):
-        specs += [f"dense{units}", str(model.get("activation", "relu"))]
-    return [*specs, f"dense{model.get('output_size', 10)}"]
+    """The run's layer stack as specs (ModelConfig.layer_specs), or the given `layers`
+    when the config cannot be read (then nothing of the stack is guessed)."""
+    try:
+        return list(ModelConfig.from_dict(model).layer_specs)
+    except (ConfigError, TypeError, ValueError):
+        return [str(spec) for spec in model.get("layers") or []]
 
 
 def keras_layer_lines(specs: list[str], output_activation: str) -> list[str]:
