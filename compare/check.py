@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from compare import check_cnn
 from compare.batches import BatchSchedule
 from compare.check_gradients import gradient_rows
 from compare.check_lockstep import F32_ABS_LIMIT, F32_EARLY_STEPS, lockstep_rows
@@ -53,6 +54,7 @@ class CheckOptions:
     quick: bool = False
     seed: int = 0
     gradients: bool = True
+    cnn: bool = True
     limit_train: int | None = None
     command: str = "mnist-compare check"
 
@@ -126,13 +128,21 @@ def _run_check(options: CheckOptions, on_row: Callable[[dict], None] | None) -> 
     schedule = BatchSchedule(len(first.y_train), options.batch_size, seed=options.seed)
     default_steps = QUICK_STEPS if options.quick else schedule.steps_per_epoch
     steps = options.steps or default_steps
+    cnn_default = check_cnn.QUICK_LOCKSTEP_STEPS if options.quick else check_cnn.LOCKSTEP_STEPS
+    cnn_steps = options.steps or cnn_default
     rows: list[dict] = []
-    if options.gradients:
-        x, y = first.x_train[:GRADIENT_BATCH], first.y_train[:GRADIENT_BATCH]
-        for row in gradient_rows(x, y, options.hidden, options.quick, seed=options.seed):
+
+    def add(new_rows: list[dict]) -> None:
+        for row in new_rows:
             rows.append(row)
             if on_row is not None:
                 on_row(row)
+
+    if options.gradients:
+        x, y = first.x_train[:GRADIENT_BATCH], first.y_train[:GRADIENT_BATCH]
+        add(gradient_rows(x, y, options.hidden, options.quick, seed=options.seed))
+        if options.cnn:
+            add(check_cnn.gradient_rows(x, y, options.quick, seed=options.seed))
     for dtype in options.dtypes:
         splits = _splits(options, dtype, cache)
         for optimizer in options.optimizers:
@@ -146,6 +156,9 @@ def _run_check(options: CheckOptions, on_row: Callable[[dict], None] | None) -> 
         if dtype == "float64" and "momentum" in options.optimizers:
             config = replace(RARER_PATHS, hidden_sizes=options.hidden)
             rows += lockstep_rows(config, splits, schedule, steps, options.seed, on_row)
+        if options.cnn:
+            for config in check_cnn.lockstep_configs((dtype,), options.optimizers):
+                rows += lockstep_rows(config, splits, schedule, cnn_steps, options.seed, on_row)
     grew = [r for r in rows if r.get("dtype") == "float32" and r.get("check") == "lockstep"
             and not r["max_abs_weight_diff"] <= F32_ABS_LIMIT]  # fmt: skip
     notes = [FLOAT32_NOTE] if grew else []
@@ -153,24 +166,36 @@ def _run_check(options: CheckOptions, on_row: Callable[[dict], None] | None) -> 
         notes.append(RARER_PATHS_NOTE)
     notes += flip_notes(rows)
     passed = bool(rows) and all(row["passed"] for row in rows)
-    return CheckResult(passed, rows, _header(options, first, steps, schedule), notes)
+    header = _header(options, first, steps, schedule) | {"cnn_steps": cnn_steps}
+    return CheckResult(passed, rows, header, notes)
 
 
 def flip_notes(rows: list[dict]) -> list[str]:
-    """One note per lockstep run in which a ReLU unit flipped sides between the models."""
+    """One note per lockstep run in which a ReLU unit or a pool window flipped sides of
+    its kink between the models (compare/check_kinks.py)."""
     notes, seen = [], set()
     for row in rows:
-        key = (row.get("dtype"), row.get("optimizer"))
-        step = row.get("first_relu_flip_step")
+        key = (row.get("network", "mlp"), row.get("dtype"), row.get("optimizer"))
+        step = row.get("parting_flip_step")
         if row["check"] != "lockstep" or step is None or key in seen:
             continue
         seen.add(key)
+        size, layer = row["parting_flip_size"], row["parting_flip_layer"]
+        if layer.startswith("pool"):
+            what = (
+                f"a window of {layer} held two maxima {size:.1e} apart, and the two models "
+                "picked different ones (rounding noise), so they sent that window's gradient "
+                "to different pixels"
+            )
+        else:
+            what = (
+                f"a unit of {layer} had pre-activation |Z| = {size:.1e} with opposite signs in "
+                "the two models (rounding noise straddling the kink), so one model passed that "
+                "unit's gradient and the other blocked it"
+            )
         notes.append(
-            f"{key[0]} {key[1]}: at step {step} a hidden ReLU unit had pre-activation "
-            f"|Z| = {row['first_relu_flip_abs_z']:.1e} with opposite signs in the two models "
-            "(rounding noise straddling the kink), so one model passed that unit's gradient "
-            "and the other blocked it; from that step on the weights differ by far more than "
-            "rounding"
+            f"{'CNN ' if key[0] == 'cnn' else ''}{key[1]} {key[2]}: at step {step} {what}; from "
+            "that step on the weights differ by far more than rounding"
             + (", so the 1e-5 bound is judged only before it." if step <= F32_EARLY_STEPS else ".")
         )
     return notes
@@ -199,6 +224,18 @@ def format_lockstep_row(row: dict) -> str:
     )
 
 
+def format_cnn_gradient_row(row: dict) -> str:
+    tied = "" if row.get("tied_windows") is None else f" ({row['tied_windows']:.0%} tied)"
+    return (
+        f"  {row['layer']:<14} {row['reference']:<19} {_fmt(row['relative_error']):>9} "
+        f"{_fmt(row['limit'], '.0e'):>7} {_fmt(row['loss_diff']):>9}  "
+        f"{'PASS' if row['passed'] else 'FAIL'}  {row['stack']}{tied}"
+    )
+
+
+CNN_GRADIENT_TITLE = (
+    "  layer          reference           rel.error   limit loss diff  result  network"
+)
 GRADIENT_TITLE = (
     "  activ.   loss          l2     reference           rel.error   limit loss diff  result"
 )
@@ -219,19 +256,31 @@ def format_result(result: CheckResult) -> str:
         f"data: {head['data']['source']} ({head['data']['train']:,} train / "
         f"{head['data']['test']:,} test images, verified={head['data']['verified']})",
     ]
-    gradients = [r for r in result.rows if r["check"] == "gradient"]
-    if gradients:
+    rows = {(r["check"], r.get("network", "mlp")): [] for r in result.rows}
+    for row in result.rows:
+        rows[row["check"], row.get("network", "mlp")].append(row)
+    if ("gradient", "mlp") in rows:
         lines += ["", f"Gradients: float64, {sizes}, a batch of {GRADIENT_BATCH} real images"]
-        lines += [GRADIENT_TITLE, *map(format_gradient_row, gradients)]
-    lockstep = [r for r in result.rows if r["check"] == "lockstep"]
-    if lockstep:
+        lines += [GRADIENT_TITLE, *map(format_gradient_row, rows["gradient", "mlp"])]
+    if ("gradient", "cnn") in rows:
+        lines += ["", f"CNN gradients: float64, a batch of {GRADIENT_BATCH} real images"]
+        lines += [CNN_GRADIENT_TITLE, *map(format_cnn_gradient_row, rows["gradient", "cnn"])]
+    if ("lockstep", "mlp") in rows:
         lines += [
             "",
             f"Lockstep training: {sizes} relu/crossentropy, batch {head['batch_size']}, "
             f"{head['steps']:,} steps ({head['steps'] / head['steps_per_epoch']:.2f} epochs); "
             "test accuracy of each model over the 10,000 test images",
             LOCKSTEP_TITLE,
-            *map(format_lockstep_row, lockstep),
+            *map(format_lockstep_row, rows["lockstep", "mlp"]),
+        ]
+    if ("lockstep", "cnn") in rows:
+        lines += [
+            "",
+            f"CNN lockstep training: {','.join(check_cnn.LOCKSTEP_LAYERS)}, batch "
+            f"{head['batch_size']}, {head['cnn_steps']:,} steps",
+            LOCKSTEP_TITLE,
+            *map(format_lockstep_row, rows["lockstep", "cnn"]),
         ]
     lines += ["", *(f"note: {note}" for note in result.notes)]
     failed = sum(not r["passed"] for r in result.rows)

@@ -127,18 +127,19 @@ def gradient_rows(
         )
         network = Network(config, seed=seed)
         X = x.astype(np.float64)
-        base = {"check": "gradient", "activation": case.activation, "loss": case.loss}
+        base = {"check": "gradient", "network": "mlp", "activation": case.activation}
+        base |= {"loss": case.loss}
         base |= {"l2": case.l2, "dtype": "float64", "optimizer": None, "steps": None}
         tiny = tiny_gradcheck_error(case, seed=seed)
-        rows.append(base | _verdict("gradcheck_6-5-4-4", tiny, FD_LIMIT, None))
+        rows.append(base | verdict("gradcheck_6-5-4-4", tiny, FD_LIMIT, None))
         fd = finite_difference_error(network, X, y, seed=seed)
-        rows.append(base | _verdict("finite_differences", fd, FD_LIMIT, None))
+        rows.append(base | verdict("finite_differences", fd, FD_LIMIT, None))
         error, loss_diff = keras_gradient_error(network, KerasTwin(config, seed=seed), X, y)
-        rows.append(base | _verdict("keras", error, KERAS_LIMIT, loss_diff))
+        rows.append(base | verdict("keras", error, KERAS_LIMIT, loss_diff))
     return rows
 
 
-def _verdict(reference: str, error: float, limit: float, loss_diff: float | None) -> dict:
+def verdict(reference: str, error: float, limit: float, loss_diff: float | None) -> dict:
     return {
         "reference": reference,
         "relative_error": error,

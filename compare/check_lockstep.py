@@ -13,12 +13,14 @@ Pass criteria (see docs/check.md for why they are what they are):
   >= 99% prediction agreement and test accuracies within 0.3 percentage points.
   In between (steps 101..last-1) float32 rows are shown, not judged: rounding
   differences of 1e-7 grow chaotically once training is under way.
-- The ReLU kink: if a hidden unit's pre-activation Z is so close to 0 that the two
-  models' rounding puts it on opposite sides (|Z| ~ 1e-7 in float32), that unit
-  passes the gradient in one model and blocks it in the other, and the weights
-  jump apart by ~lr * |gradient| in one step. The check watches every batch for
-  such a flip (until the first one) and reports its step and |Z|; float32 rows of
-  the first 100 steps are judged against 1e-5 only up to that step.
+- Kinks (compare/check_kinks.py): if a ReLU unit's pre-activation Z is so close to 0
+  that the two models' rounding puts it on opposite sides (|Z| ~ 1e-7 in float32), or
+  a max-pool window's two largest inputs are that close, the models route that
+  gradient differently, and the weights jump apart by ~lr * |gradient| in one step.
+  Flips by rounding are common and mostly harmless, so the check looks for the one that
+  parted the models: in float32, over the first 100 steps, the latest flip at or before
+  the step where max |dW| first leaves 1e-5. It reports that flip's step, size and layer,
+  and rows of the first 100 steps are judged against 1e-5 only up to that step.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from compare.batches import BatchSchedule
+from compare.check_kinks import PartingWatch
 from compare.metrics import weight_difference
 from scratch.config import ModelConfig
 
 F64_ABS_LIMIT = 1e-10
 F32_ABS_LIMIT = 1e-5
 F32_EARLY_STEPS = 100
-# A ReLU flip excuses later float32 rows only if it is rounding noise: the unit's |Z|
-# is within this of the kink, and the weights still agreed to F32_ABS_LIMIT just before.
-F32_FLIP_MAX_Z = 1e-5
+# A kink flip excuses later float32 rows only if it is rounding noise: the unit's |Z| (or
+# the pool window's gap) is within this of the kink, and the weights still agreed to
+# F32_ABS_LIMIT just before.
+F32_FLIP_MAX_SIZE = 1e-5
 F64_LOSS_LIMIT = 1e-12  # |loss difference| at the end of a float64 run
 F32_MIN_AGREEMENT = 0.99
 F32_MAX_ACCURACY_GAP = 0.003
@@ -65,31 +69,6 @@ def batch_stream(schedule: BatchSchedule, steps: int) -> Iterator[np.ndarray]:
         epoch += 1
 
 
-def scratch_preactivations(weights: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
-    """Z = A_prev @ W + b of every hidden ReLU layer, as scratch computes it."""
-    A = x
-    outputs = []
-    for W, b in zip(weights[0:-2:2], weights[1:-2:2], strict=True):
-        Z = np.matmul(A, W)  # (n, units)
-        Z += b
-        outputs.append(Z)
-        A = np.maximum(Z, 0)
-    return outputs
-
-
-def relu_flip(network, twin, x_batch: np.ndarray) -> float | None:
-    """The smallest |Z| among hidden units active in one model and not in the other on
-    this batch, or None if every unit is on the same side of the kink in both models."""
-    smallest = None
-    scratch_z = scratch_preactivations(network.get_weights(), x_batch)
-    for Z_s, Z_k in zip(scratch_z, twin.hidden_preactivations(x_batch), strict=True):
-        flipped = (Z_s > 0) != (Z_k > 0)
-        if flipped.any():
-            value = float(np.abs(Z_s[flipped]).min())
-            smallest = value if smallest is None else min(smallest, value)
-    return smallest
-
-
 def judge(dtype: str, step: int, last: int, figures: dict) -> tuple[str, bool]:
     """(criterion shown in the table, passed) for one checkpoint."""
     if dtype == "float64":
@@ -113,21 +92,21 @@ def judge(dtype: str, step: int, last: int, figures: dict) -> tuple[str, bool]:
     if rules:
         return ", ".join(rules), ok
     if step <= F32_EARLY_STEPS:
-        return f"- (ReLU flip at step {figures['first_relu_flip_step']})", True
+        return f"- (kink flip at step {figures['parting_flip_step']})", True
     return "-", True
 
 
 def flipped_by_rounding(figures: dict, step: int) -> bool:
-    """A ReLU flip at or before `step` that rounding noise explains: the weights agreed to
-    F32_ABS_LIMIT just before it, and the flipped unit sat within F32_FLIP_MAX_Z of 0."""
-    flip = figures.get("first_relu_flip_step")
+    """A kink flip at or before `step` that rounding noise explains: the weights agreed to
+    F32_ABS_LIMIT just before it, and the flip was within F32_FLIP_MAX_SIZE of the kink."""
+    flip = figures.get("parting_flip_step")
     if flip is None or flip > step:
         return False
     before = figures.get("max_abs_weight_diff_before_flip")
     return (
         before is not None
         and before <= F32_ABS_LIMIT
-        and figures["first_relu_flip_abs_z"] <= F32_FLIP_MAX_Z
+        and figures["parting_flip_size"] <= F32_FLIP_MAX_SIZE
     )
 
 
@@ -150,27 +129,17 @@ def lockstep_rows(
     twin.set_weights(network.get_weights())
     marks = set(checkpoints(steps))
     rows = []
-    flip: dict = {
-        "first_relu_flip_step": None,
-        "first_relu_flip_abs_z": None,
-        "max_abs_weight_diff_before_flip": None,
-    }
+    kinks = any(spec == "relu" or spec.startswith("pool") for spec in config.layer_specs)
+    watch = PartingWatch(kinks and config.dtype == "float32", F32_ABS_LIMIT, F32_EARLY_STEPS)
     for step, idx in enumerate(batch_stream(schedule, steps), start=1):
         x_batch, y_batch = x_train[idx], splits.y_train[idx]
-        if flip["first_relu_flip_step"] is None and config.activation == "relu":
-            smallest = relu_flip(network, twin, x_batch)
-            if smallest is not None:
-                before, _ = weight_difference(network.get_weights(), twin.get_weights())
-                flip = {
-                    "first_relu_flip_step": step,
-                    "first_relu_flip_abs_z": smallest,
-                    "max_abs_weight_diff_before_flip": before,
-                }
+        watch.before_step(step, network, twin, x_batch)
         loss_s = network.train_step(x_batch, y_batch)
         loss_k = twin.train_step(x_batch, y_batch)
+        watch.after_step(step, network, twin)
         if step not in marks:
             continue
-        measured = flip | {"loss_diff": abs(loss_s - loss_k)}
+        measured = watch.figures | {"loss_diff": abs(loss_s - loss_k)}
         row = _checkpoint(config, network, twin, (x_test, splits.y_test), step, steps, measured)
         rows.append(row)
         if on_row is not None:
@@ -194,6 +163,7 @@ def _checkpoint(config, network, twin, test, step: int, last: int, flip: dict) -
     pred_s, pred_k = network.predict(x_test), twin.predict(x_test)
     figures = {
         "check": "lockstep",
+        "network": "mlp" if config.is_mlp else "cnn",
         "optimizer": config.optimizer + ("*" if _is_variant(config) else ""),
         "variant": _is_variant(config),
         "learning_rate": config.learning_rate,

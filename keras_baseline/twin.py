@@ -20,10 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_baseline.build import build_keras_model, floatx
+from keras_baseline.build import KERAS_LAYERS, build_keras_model, floatx
 from keras_baseline.files import load_twin_model, save_model_atomic
 from keras_baseline.readback import config_from_model
 from scratch.config import ModelConfig
+from scratch.layers import make_layer
 from scratch.network import check_labels
 
 
@@ -154,17 +155,27 @@ class KerasTwin:
                 raise ValueError(f"weight {index} has shape {np.shape(new)}, expected {old.shape}")
         self.model.set_weights([np.asarray(w, dtype=self.config.dtype) for w in weights])
 
-    def hidden_preactivations(self, x: np.ndarray) -> list[np.ndarray]:
-        """Z = A_prev @ W + b of every hidden layer, computed with the ops Dense uses
-        (`matmul`, then `add`). The check uses it to spot ReLU units whose
-        pre-activation has opposite signs in the two models."""
+    def kink_inputs(self, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The input of every ReLU and every max pool, first to last, as ("relu", Z) or
+        ("pool", A). A ReLU folded into Dense or Conv2D gets its Z = A_prev W + b from the
+        ops that layer's `call` uses (`matmul` or `convolution_op`, then `add`). The check
+        compares these with the scratch network's to spot a unit, or a pool window, that
+        sits on opposite sides of a kink in the two models."""
         A = self._x(x)
-        outputs = []
-        for layer in self.model.layers[1:-1]:
-            Z = tf.add(tf.matmul(A, layer.kernel.value), layer.bias.value)  # (n, units)
-            outputs.append(Z.numpy())
-            A = layer.activation(Z)
-        return outputs
+        inputs = []
+        for layer in self.model.layers[1:]:
+            relu = getattr(layer, "activation", None) is keras.activations.relu
+            if isinstance(layer, keras.layers.MaxPooling2D):
+                inputs.append(("pool", A.numpy()))
+            elif isinstance(layer, keras.layers.Activation) and relu:
+                inputs.append(("relu", A.numpy()))
+            elif relu and isinstance(layer, keras.layers.Dense | keras.layers.Conv2D):
+                A = _preactivation(layer, A)  # (n, units) or (n, h, w, filters)
+                inputs.append(("relu", A.numpy()))
+                A = layer.activation(A)
+                continue
+            A = layer(A)
+        return inputs
 
     def save(self, path: str | Path) -> Path:
         """Write a `.keras` file atomically (weights, config, optimizer state)."""
@@ -175,3 +186,27 @@ class KerasTwin:
         """Load a `.keras` file written by `save` (safe_mode=True); one-line error if bad."""
         model = load_twin_model(path)
         return cls(config_from_model(model), model=model, jit_compile=jit_compile)
+
+
+def _preactivation(layer: keras.layers.Layer, A: tf.Tensor) -> tf.Tensor:
+    """Z = A_prev W + b of a Dense or Conv2D layer, with the ops its `call` uses."""
+    if isinstance(layer, keras.layers.Conv2D):
+        Z = layer.convolution_op(A, layer.kernel)  # (n, h, w, filters)
+        return keras.ops.add(Z, keras.ops.reshape(layer.bias, (1, 1, 1, -1)))
+    return tf.add(tf.matmul(A, layer.kernel.value), layer.bias.value)  # (n, units)
+
+
+def keras_layer_gradient(
+    spec: str, X: np.ndarray, dA: np.ndarray, config: ModelConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(A, dX) of the one Keras layer that `spec` becomes (`KERAS_LAYERS`), by
+    `tf.GradientTape`: its output on X and the gradient of sum(A * dA) with respect to X.
+    The check compares a scratch layer's forward and backward with these."""
+    layer = make_layer(spec)
+    keras_layer = KERAS_LAYERS[type(layer).spec_name](layer, None, config, spec)
+    x = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        A = keras_layer(x)
+    dX = tape.gradient(A, x, output_gradients=tf.constant(dA))
+    return A.numpy(), dX.numpy()

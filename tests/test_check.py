@@ -43,18 +43,19 @@ def test_judge_float64_and_float32_rules():
     assert not judge("float64", 1875, 1875, good | {"max_abs_weight_diff": float("nan")})[1]
     assert judge("float32", 100, 1875, {"max_abs_weight_diff": 9e-6})[1]
     assert not judge("float32", 100, 1875, {"max_abs_weight_diff": 2e-5})[1]
-    # After a ReLU unit flipped sides by rounding noise, early float32 rows are not judged.
-    noise = {"first_relu_flip_step": 67, "first_relu_flip_abs_z": 2e-7}
+    # After a ReLU unit (or a pool window) flipped sides by rounding noise, early float32
+    # rows are not judged.
+    noise = {"parting_flip_step": 67, "parting_flip_size": 2e-7}
     flipped = {"max_abs_weight_diff": 3e-4, "max_abs_weight_diff_before_flip": 4e-7} | noise
-    assert judge("float32", 100, 1875, flipped) == ("- (ReLU flip at step 67)", True)
-    assert judge("float32", 10, 1875, flipped | {"first_relu_flip_step": 50}) == (
+    assert judge("float32", 100, 1875, flipped) == ("- (kink flip at step 67)", True)
+    assert judge("float32", 10, 1875, flipped | {"parting_flip_step": 50}) == (
         "|dW|<=1e-05",
         False,
     )
     # A flip that a real difference caused excuses nothing.
     caused = flipped | {"max_abs_weight_diff_before_flip": 3e-5}
     assert judge("float32", 100, 1875, caused) == ("|dW|<=1e-05", False)
-    assert not judge("float32", 100, 1875, flipped | {"first_relu_flip_abs_z": 1e-3})[1]
+    assert not judge("float32", 100, 1875, flipped | {"parting_flip_size": 1e-3})[1]
     end = {"prediction_agreement": 0.995, "scratch_test_accuracy": 0.97}
     assert judge("float32", 1875, 1875, end | {"keras_test_accuracy": 0.968})[1]
     assert not judge("float32", 1875, 1875, end | {"keras_test_accuracy": 0.966})[1]
@@ -98,18 +99,26 @@ def test_quick_check_rows_pass_on_real_mnist(quick_result):
     rows = quick_result.rows
     assert quick_result.passed, [r for r in rows if not r["passed"]]
     gradient = [r for r in rows if r["check"] == "gradient"]
-    assert {r["activation"] for r in gradient} == {"relu", "sigmoid", "tanh"}
-    assert {r["reference"] for r in gradient} == {
+    mlp = [r for r in gradient if r["network"] == "mlp"]
+    assert {r["activation"] for r in mlp} == {"relu", "sigmoid", "tanh"}
+    assert {r["reference"] for r in mlp} == {
         "gradcheck_6-5-4-4",
         "finite_differences",
         "keras",
     }
     assert all(r["relative_error"] < 1e-12 for r in gradient if r["reference"] == "keras")
     lockstep = [r for r in rows if r["check"] == "lockstep"]
-    ends = [r for r in lockstep if r["steps"] == 200]
+    ends = [r for r in lockstep if r["steps"] == 200 and r["network"] == "mlp"]
     assert {(r["dtype"], r["optimizer"]) for r in ends} == {
         (d, o) for d in ("float64", "float32") for o in ("sgd", "momentum", "nesterov", "adam")
     } | {("float64", "momentum*")}  # mse, he_normal, L2 and lr decay in lockstep too
+    cnn_ends = [r for r in lockstep if r["network"] == "cnn" and r["steps"] == 50]
+    assert {(r["dtype"], r["optimizer"]) for r in cnn_ends} == {
+        (d, o) for d in ("float64", "float32") for o in ("sgd", "adam")
+    }
+    cnn_gradients = {(r["layer"], r["reference"]) for r in gradient if r["network"] == "cnn"}
+    assert ("conv4x3s2same", "keras") in cnn_gradients
+    assert {"pool2", "pool3s2", "flatten"} <= {layer for layer, _ in cnn_gradients}
     for row in ends:
         assert row["prediction_agreement"] >= 0.99
         assert row["scratch_test_accuracy"] > 0.7  # it really trained
@@ -145,7 +154,7 @@ def test_check_command_line(mnist_dir, tmp_path, capsys):
 
     out = tmp_path / "check.json"
     argv = ["check", "--quick", "--data-dir", str(mnist_dir), "--optimizers", "sgd"]
-    code = main([*argv, "--dtypes", "float64", "--steps", "50", "--json", str(out)])
+    code = main([*argv, "--dtypes", "float64", "--steps", "50", "--no-cnn", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed
     data = json.loads(out.read_text())
@@ -153,4 +162,5 @@ def test_check_command_line(mnist_dir, tmp_path, capsys):
     last = [r for r in data["rows"] if r["check"] == "lockstep"][-1]
     assert (last["steps"], last["optimizer"], last["dtype"]) == (50, "sgd", "float64")
     assert last["max_abs_weight_diff"] <= 1e-10
+    assert {r["network"] for r in data["rows"]} == {"mlp"}  # --no-cnn
     assert "check PASSED" in printed

@@ -79,6 +79,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seed of the initial weights and batches (default 0)",
     )
     parser.add_argument("--no-gradients", action="store_true", help="skip the gradient rows")
+    parser.add_argument(
+        "--no-cnn",
+        action="store_true",
+        help="skip the CNN rows (Conv2D, MaxPooling2D, Flatten gradients; a small CNN in "
+        "lockstep for 500 steps, or --steps)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
 
 
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         seed=args.seed,
         gradients=not args.no_gradients,
+        cnn=not args.no_cnn,
         command=" ".join(["mnist-compare", *sys.argv[1:]])
         if _from_console()
         else "mnist-compare check",
