@@ -113,9 +113,9 @@ def check_pixel_count(path: Path) -> None:
 
 
 def _too_large(path: Path, width: int | None, height: int | None) -> str:
-    size = f"{width}x{height} pixels" if width else "too many pixels"
+    size = f"is {width}x{height} pixels" if width else "has too many pixels"
     return (
-        f"{path}: image is {size}, over the {MAX_PIXELS // 1_000_000} megapixel limit; "
+        f"{path}: image {size}, over the {MAX_PIXELS // 1_000_000} megapixel limit; "
         "crop or shrink it to the digit"
     )
 

@@ -129,6 +129,8 @@ def _run_model_files(summary: dict[str, Any], path: Path) -> dict[str, str]:
 def load_run(run_dir: str | Path) -> RunModels:
     """The models and input scaling of a finished run folder; `RunError` if unusable."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder; pass --run RUN_DIR from a run")
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist; pass --run RUN_DIR from a run")
     summary = _read_summary(run_dir)

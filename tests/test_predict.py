@@ -75,6 +75,9 @@ def test_missing_run_folder_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and "nope does not exist" in err
+    (tmp_path / "a-file").write_text("not a run")
+    code = main(["predict", str(tmp_path / "x.png"), "--run", str(tmp_path / "a-file")])
+    assert code == 2 and "a-file is a file, not a run folder" in capsys.readouterr().err
 
 
 def test_run_folder_without_summary_or_models_exits_2(tmp_path, capsys):
