@@ -226,6 +226,9 @@ def format_lockstep_row(row: dict) -> str:
 
 def format_cnn_gradient_row(row: dict) -> str:
     tied = "" if row.get("tied_windows") is None else f" ({row['tied_windows']:.0%} tied)"
+    if row.get("kink_skips"):
+        samples = "sample" if row["kink_skips"] == 1 else "samples"
+        tied += f" ({row['kink_skips']} {samples} skipped: +-h crossed a kink)"
     return (
         f"  {row['layer']:<14} {row['reference']:<19} {_fmt(row['relative_error']):>9} "
         f"{_fmt(row['limit'], '.0e'):>7} {_fmt(row['loss_diff']):>9}  "

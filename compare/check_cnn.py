@@ -69,8 +69,8 @@ def gradient_rows(x: np.ndarray, y: np.ndarray, quick: bool, seed: int = 0) -> l
         base = _base(name, ",".join(config.layer_specs))
         tiny = tiny_gradcheck_error(features, seed)
         rows.append(base | verdict(f"gradcheck_{TINY_SIDE}x{TINY_SIDE}", tiny, FD_LIMIT, None))
-        fd = finite_difference_error(network, X, y, seed=seed)
-        rows.append(base | verdict("finite_differences", fd, FD_LIMIT, None))
+        fd, skipped = finite_difference_error(network, X, y, seed=seed)
+        rows.append(base | verdict("finite_differences", fd, FD_LIMIT, None, skipped))
         error, loss_diff = keras_gradient_error(network, KerasTwin(config, seed=seed), X, y)
         rows.append(base | verdict("keras", error, KERAS_LIMIT, loss_diff))
     for spec in LAYER_STACKS:

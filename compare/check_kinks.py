@@ -44,6 +44,19 @@ def scratch_kink_inputs(network, x: np.ndarray) -> list[tuple[str, np.ndarray, o
     return inputs
 
 
+def kink_pattern(network, x: np.ndarray) -> list[np.ndarray]:
+    """Which side of its kink every ReLU unit is on (Z > 0) and which position each max-pool
+    window takes its max from, on x: equal patterns mean no kink lies in between."""
+    return [
+        A > 0 if isinstance(layer, ReLU) else first_max_positions(layer, A)[1]
+        for _, A, layer in scratch_kink_inputs(network, x)
+    ]
+
+
+def same_pattern(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+
+
 def first_max_positions(pool: MaxPooling2D, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(stacked windows (positions, n, Ho, Wo, C), index of each window's first max)."""
     Ho, Wo, _ = pool.output_shape(X.shape[1:])

@@ -74,3 +74,21 @@ def test_the_layer_row_fails_a_pool_that_routes_ties_to_the_last_max(spec, monke
     monkeypatch.setattr(MaxPooling2D, "backward", last_max_backward)
     bad = layer_row(spec, x)
     assert not bad["passed"] and bad["relative_error"] > 0.1, bad
+
+
+@pytest.mark.mnist
+def test_finite_differences_skip_samples_that_straddle_a_kink(mnist_small):
+    from compare.check_cnn import off_the_kink
+    from compare.check_gradients import finite_difference_error
+
+    config = ModelConfig(layers=("conv2x3", "relu", "pool2", "flatten", "dense10"),
+                         dtype="float64")  # fmt: skip
+    network = Network(config, seed=0)
+    x, y = mnist_small.x_train[:4].astype(np.float64), mnist_small.y_train[:4]
+    # Zero biases: every unit over the blank background has Z = 0 exactly, on the kink,
+    # so every bias sample straddles it; an array with no usable sample fails (NaN).
+    error, skipped = finite_difference_error(network, x, y)
+    assert np.isnan(error) and skipped >= 2
+    network.set_weights(off_the_kink(network.get_weights()))
+    error, skipped = finite_difference_error(network, x, y)
+    assert error < 1e-7 and skipped < 5
