@@ -214,23 +214,25 @@ def format_result(result: CheckResult) -> str:
     env = head["environment"]
     sizes = "-".join(str(s) for s in (784, *head["hidden_sizes"], 10))
     lines = [
-        f"mnist-compare check: scratch network vs Keras {env['keras']} "
+        f"mnist-compare check: {head.get('subject', 'scratch network')} vs Keras {env['keras']} "
         f"(TensorFlow {env['tensorflow']}), NumPy {env['numpy']}",
         f"data: {head['data']['source']} ({head['data']['train']:,} train / "
         f"{head['data']['test']:,} test images, verified={head['data']['verified']})",
     ]
     gradients = [r for r in result.rows if r["check"] == "gradient"]
     if gradients:
-        lines += ["", f"Gradients: float64, {sizes}, a batch of {GRADIENT_BATCH} real images"]
+        dtype, batch = head.get("dtype", "float64"), head.get("gradient_batch", GRADIENT_BATCH)
+        lines += ["", f"Gradients: {dtype}, {sizes}, a batch of {batch} real images"]
         lines += [GRADIENT_TITLE, *map(format_gradient_row, gradients)]
     lockstep = [r for r in result.rows if r["check"] == "lockstep"]
     if lockstep:
         lines += [
             "",
-            f"Lockstep training: {sizes} relu/crossentropy, batch {head['batch_size']}, "
+            f"Lockstep training: {sizes} {head.get('activation', 'relu')}/"
+            f"{head.get('loss', 'crossentropy')}, batch {head['batch_size']}, "
             f"{head['steps']:,} steps ({head['steps'] / head['steps_per_epoch']:.2f} epochs); "
             "test accuracy of each model over the 10,000 test images",
-            LOCKSTEP_TITLE,
+            LOCKSTEP_TITLE.replace("scratch", "  yours") if "subject" in head else LOCKSTEP_TITLE,
             *map(format_lockstep_row, lockstep),
         ]
     lines += ["", *(f"note: {note}" for note in result.notes)]
