@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch.config import ModelConfig
+from scratch.keras_rounding import keras_cast
 
 # bug -> where it acts; "scope" picks the layers for the derivative bugs.
 DERIVATIVE_BUGS = ("derivative_at_activation", "derivative_applied_twice")
@@ -92,14 +93,15 @@ def gradients(
         out_bug = bug in DERIVATIVE_BUGS and scope in ("all", "output")
         slope = _slope("sigmoid", Zs[-1], P, bug, out_bug)
         dZ = 2 * (P - Y) / k / n * slope
+    l2 = keras_cast(config.l2, P.dtype)  # Keras's L2 factor goes through float32
     grads: list[np.ndarray] = []
     for index in range(len(kernels) - 1, -1, -1):
         dW = inputs[index].T @ dZ  # (in, out)
         db = dZ.sum(axis=0)  # (out,)
         if config.l2:
-            dW = dW + 2 * config.l2 * kernels[index]
+            dW = dW + 2 * l2 * kernels[index]
             if bug == "l2_on_biases":
-                db = db + 2 * config.l2 * biases[index]
+                db = db + 2 * l2 * biases[index]
         grads = [dW, db, *grads]
         if index:
             dA = dZ @ back[index].T  # (n, in)

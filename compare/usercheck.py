@@ -223,7 +223,8 @@ def run_model_check(
     from compare.threads import blas_threads
     from keras_baseline.twin import KerasTwin
 
-    setup = build(options)
+    setup = build(options)  # their code runs first: its errors come before TensorFlow loads
+    _quiet_tensorflow()
     config = setup.config
     splits = make_splits(load_mnist(options.data_dir), val_size=0, seed=options.seed,
                          dtype=config.dtype, limit_train=options.limit_train)  # fmt: skip
@@ -250,6 +251,16 @@ def run_model_check(
     header = _header(options, setup, splits, schedule, found, diagnosis)
     notes = _notes(setup, found, diagnosis, passed)
     return CheckResult(passed, rows, header, notes), diagnosis
+
+
+def _quiet_tensorflow() -> None:
+    """One twin per check; TensorFlow's start-up and retracing chatter is noise here."""
+    from keras_baseline.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
 
 
 def _header(options, setup: Setup, splits, schedule, found, diagnosis) -> dict:

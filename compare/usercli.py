@@ -47,6 +47,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MODEL_ONLY = ("activation", "loss", "optimizer", "lr", "l2", "dtype", "config", "limit_train")
+
+
+def reject_model_flags(args: argparse.Namespace) -> None:
+    """The flags that describe a learner's network mean nothing without --model."""
+    from compare.cli import CliError
+
+    given = [f"--{d.replace('_', '-')}" for d in MODEL_ONLY if getattr(args, d, None) is not None]
+    if given or args.init_seed:
+        shown = ", ".join(given or ["--init-seed"])
+        raise CliError(f"{shown} describe your own network: give --model FILE.py:CLASS too")
+
+
 def options_from_args(args: argparse.Namespace):
     """ModelCheckOptions from the parsed flags (defaults < --config < flags)."""
     from compare.runconfig import load_toml, resolve

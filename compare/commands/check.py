@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from compare.configcheck import check_seeds
 
     check_seeds(args.seed or 0, 1)
-    if args.model:
-        from compare import usercli
+    from compare import usercli
 
-        _quiet_tensorflow()
+    if args.model:
         return usercli.run(args)
+    usercli.reject_model_flags(args)
     from compare.check import CheckOptions, format_result, run_check, write_json
 
     options = CheckOptions(
