@@ -216,9 +216,12 @@ def _checkpoint(setup, twin, splits, t, last, abs_diff, rel_diff, loss_diff, dep
 
 
 def run_model_check(
-    options: ModelCheckOptions, progress: Callable[[int, int], None] | None = None
+    options: ModelCheckOptions,
+    progress: Callable[[int, int], None] | None = None,
+    data=None,
 ) -> tuple[CheckResult, Diagnosis | None]:
-    """The whole check of one learner's network; the diagnosis is None when it passes."""
+    """The whole check of one learner's network; the diagnosis is None when it passes.
+    `data`: MNIST already loaded (`compare.data.load_mnist`), else loaded here."""
     from compare.data import load_mnist, make_splits
     from compare.threads import blas_threads
     from keras_baseline.twin import KerasTwin
@@ -226,7 +229,8 @@ def run_model_check(
     setup = build(options)  # their code runs first: its errors come before TensorFlow loads
     _quiet_tensorflow()
     config = setup.config
-    splits = make_splits(load_mnist(options.data_dir), val_size=0, seed=options.seed,
+    data = data if data is not None else load_mnist(options.data_dir)
+    splits = make_splits(data, val_size=0, seed=options.seed,
                          dtype=config.dtype, limit_train=options.limit_train)  # fmt: skip
     schedule = BatchSchedule(len(splits.y_train), options.batch_size, seed=options.seed)
     names = setup.adapter.array_names
@@ -325,7 +329,10 @@ def verdict(setup: Setup, found: dict, diagnosis: Diagnosis | None, passed: bool
 
 
 def print_progress(step: int, total: int) -> None:
-    """'step t/N' on stderr, rewritten in place (the learner's code may be slow)."""
-    if step == total or step % 10 == 0 or step == 1:
+    """'lockstep step t/N' on stderr (the learner's code may be slow): rewritten in place on
+    a terminal, else one line per tenth of the run."""
+    if sys.stderr.isatty():
         end = "\n" if step == total else ""
         print(f"\rlockstep step {step}/{total}", end=end, file=sys.stderr, flush=True)
+    elif step == 1 or step == total or step % max(1, total // 10) == 0:
+        print(f"lockstep step {step}/{total}", file=sys.stderr, flush=True)

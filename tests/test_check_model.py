@@ -84,7 +84,7 @@ def test_help_says_the_file_is_executed(capsys):
 
 
 # -- against Keras on real MNIST ------------------------------------------------------------
-def _check(spec: str, mnist_dir: Path, steps: int = 3, **model):
+def _check(spec: str, mnist, steps: int = 3, **model):
     from compare.usercheck import ModelCheckOptions, run_model_check
 
     options = ModelCheckOptions(
@@ -94,9 +94,8 @@ def _check(spec: str, mnist_dir: Path, steps: int = 3, **model):
         batch_size=8,
         steps=steps,
         limit_train=200,
-        data_dir=str(mnist_dir),
     )
-    return run_model_check(options)
+    return run_model_check(options, data=mnist)
 
 
 @pytest.mark.keras
@@ -110,8 +109,8 @@ def _check(spec: str, mnist_dir: Path, steps: int = 3, **model):
         ("grads_ok.py:GradNet", {"optimizer": "adam", "learning_rate": 0.001}),
     ],
 )
-def test_correct_networks_pass_at_float64(spec, model, mnist_dir):
-    result, diagnosis = _check(spec, mnist_dir, steps=12, **model)
+def test_correct_networks_pass_at_float64(spec, model, mnist):
+    result, diagnosis = _check(spec, mnist, steps=12, **model)
     assert result.passed and diagnosis is None
     lockstep = [row for row in result.rows if row["check"] == "lockstep"]
     assert lockstep[-1]["steps"] == 12 and lockstep[-1]["max_abs_weight_diff"] <= 1e-10
@@ -143,8 +142,8 @@ BUGS = [
 @pytest.mark.keras
 @pytest.mark.mnist
 @pytest.mark.parametrize(("spec", "model", "name", "array"), BUGS, ids=[b[2] for b in BUGS])
-def test_each_bug_is_diagnosed_by_name(spec, model, name, array, mnist_dir):
-    result, diagnosis = _check(spec, mnist_dir, **model)
+def test_each_bug_is_diagnosed_by_name(spec, model, name, array, mnist):
+    result, diagnosis = _check(spec, mnist, **model)
     assert not result.passed
     assert diagnosis is not None and diagnosis.name == name, diagnosis
     assert diagnosis.array == array and diagnosis.hint and diagnosis.evidence
