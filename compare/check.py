@@ -186,6 +186,7 @@ def format_gradient_row(row: dict) -> str:
         f"  {row['activation']:<8} {row['loss']:<13} {l2:<6} {row['reference']:<19} "
         f"{_fmt(row['relative_error']):>9} {_fmt(row['limit'], '.0e'):>7} "
         f"{_fmt(row['loss_diff']):>9}  {'PASS' if row['passed'] else 'FAIL'}"
+        + (f"  max|diff| {_fmt(row['max_abs_error'])}" if "max_abs_error" in row else "")
     )
 
 

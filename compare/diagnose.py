@@ -116,24 +116,32 @@ def diagnose(evidence: Evidence) -> Diagnosis:
     if len(losses) >= 4 and losses[-1] > losses[0] and np.mean(np.diff(losses)) > 0:
         return _found("sign_flipped", None, f"your loss rose from {losses[0]:.4g} to "
                       f"{losses[-1]:.4g} (no exact pattern matched)")  # fmt: skip
-    return _found("unrecognised", _worst(evidence), "see the arrays in the table")
+    return _unrecognised(evidence)
 
 
 def _found(name: str, array: str | None, evidence: str, **fields: str) -> Diagnosis:
     return Diagnosis(name, HINTS[name].format(**fields), array, evidence)
 
 
-def _worst(evidence: Evidence) -> str | None:
+def _unrecognised(evidence: Evidence) -> Diagnosis:
+    """No rule fits: say so, and show every array's error and ratio to Keras's."""
     observation = evidence.departure or evidence.first
     if observation is None:
-        return None
-    user = observation.user_delta or observation.user_grads
-    ref = observation.keras_delta if observation.user_delta else _reference(evidence, observation)
+        return _found("unrecognised", None, "nothing was measured beyond the outputs")
+    stepped = observation.user_delta is not None
+    user = observation.user_delta if stepped else observation.user_grads
+    ref = observation.keras_delta if stepped else _reference(evidence, observation)
     if user is None or ref is None:
-        return None
-    errors = [norm_error(u, r) if np.shape(u) == np.shape(r) else 1.0
-              for u, r in zip(user, ref, strict=False)]  # fmt: skip
-    return evidence.array_names[int(np.argmax(errors))]
+        return _found("unrecognised", None, "see the arrays in the table")
+    parts, errors = [], []
+    for name, u, r in zip(evidence.array_names, user, ref, strict=False):
+        same = np.shape(u) == np.shape(r)
+        errors.append(norm_error(u, r) if same else 1.0)
+        ratio = f", ratio {_ratio([u], [r]):.3g}" if same else f", shape {np.shape(u)}"
+        parts.append(f"{name}: rel.error {errors[-1]:.1e}{ratio}")
+    what = f"step {observation.step}" if stepped else "gradients before training"
+    worst = evidence.array_names[int(np.argmax(errors))]
+    return _found("unrecognised", worst, f"{what} vs Keras's: " + "; ".join(parts))
 
 
 def _reference(evidence: Evidence, observation: Observation, **bug) -> list[np.ndarray]:

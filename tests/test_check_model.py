@@ -72,6 +72,29 @@ def test_bad_model_argument_and_unknown_class():
         load_target(str(NETS / "textbook_ok.py:Netwrok"))
 
 
+def test_module_path_and_a_function_returning_the_network():
+    from compare.usermodel import ProjectAdapter
+
+    assert load_target("compare.usermodel:ProjectAdapter") is ProjectAdapter
+    net = _net("grads_ok.py:make_net", (784, 7, 10))  # one argument: the sizes
+    assert detect_layout(net) == "gradients" and net.params[0].shape == (784, 7)
+
+
+def test_config_file_then_flags(tmp_path):
+    from compare.cli import build_parser
+    from compare.usercli import options_from_args
+
+    toml = tmp_path / "mine.toml"
+    toml.write_text('batch_size = 8\n[model]\nactivation = "sigmoid"\nloss = "mse"\n'
+                    "learning_rate = 15.0\nhidden_sizes = [16]\n")  # fmt: skip
+    argv = ["check", "--model", "a.py:Net", "--config", str(toml), "--lr", "10"]
+    options = options_from_args(build_parser(only="check").parse_args(argv))
+    assert options.config.activation == "sigmoid" and options.config.loss == "mse"
+    assert options.config.learning_rate == 10.0 and options.lr_given
+    assert options.batch_size == 8 and options.config.hidden_sizes == (16,)
+    assert options.steps == 100 and options.dtype is None
+
+
 def test_model_flags_without_model_are_refused(capsys):
     assert main(["check", "--activation", "sigmoid"]) == 2
     assert "give --model" in capsys.readouterr().err
@@ -149,6 +172,17 @@ def test_each_bug_is_diagnosed_by_name(spec, model, name, array, mnist):
     assert diagnosis.array == array and diagnosis.hint and diagnosis.evidence
     assert result.header["diagnosis"]["name"] == name
     assert any(note.startswith(f"diagnosis: {name}") for note in result.notes)
+
+
+@pytest.mark.keras
+@pytest.mark.mnist
+def test_an_unknown_bug_is_reported_honestly_with_the_arrays(mnist):
+    result, diagnosis = _check("grads_bugs.py:HalfFirstLayer", mnist)
+    assert not result.passed and diagnosis.name == "unrecognised"
+    assert diagnosis.array == "params[0]"
+    assert "params[0]: rel.error 3.3e-01, ratio 0.5" in diagnosis.evidence
+    assert diagnosis.evidence.count(", ratio 1;") + diagnosis.evidence.endswith(", ratio 1") == 3
+    assert "no known bug pattern fits" in result.notes[-1]
 
 
 @pytest.mark.keras

@@ -55,3 +55,9 @@ class L2OnBiases(GradNet):
     def gradients(self, x, y):
         grads = super().gradients(x, y)
         return [g + 2 * self.l2 * p if g.ndim == 1 else g for g, p in zip(grads, self.params)]
+
+
+class HalfFirstLayer(GradNet):
+    def gradients(self, x, y):  # a bug no rule knows: the first kernel's gradient halved
+        grads = super().gradients(x, y)
+        return [grads[0] * 0.5, *grads[1:]]
