@@ -164,7 +164,7 @@ def _same(user, ref, tol: float) -> bool:
 
 
 def _all_same(user, ref, tol: float) -> bool:
-    return all(_same(u, r, tol) for u, r in zip(user, ref, strict=True))
+    return len(user) == len(ref) and all(_same(u, r, tol) for u, r in zip(user, ref, strict=True))
 
 
 def _scale_rules(user, ref, evidence: Evidence, tol, what: str) -> Diagnosis | None:
@@ -232,7 +232,7 @@ def _gradient_rules(evidence: Evidence, observation: Observation, tol) -> Diagno
     if len(user) != len(ref):
         return _found("unrecognised", None, f"{len(user)} gradient arrays for {len(ref)} weights")
     found = _shape_rules(user, ref, evidence, tol)
-    if found is not None or all(norm_error(u, r) <= tol for u, r in zip(user, ref, strict=True)):
+    if found is not None or _all_same(user, ref, tol):
         return found
     found = _scale_rules(user, ref, evidence, tol, "gradient")
     if found is not None:
@@ -287,7 +287,7 @@ def _step_rules(evidence: Evidence, observation: Observation, tol) -> Diagnosis 
             return _found(name, array, f"your step {observation.step} equals this bug's "
                           f"to {error:.1e}")  # fmt: skip
     grads = observation.user_grads
-    if grads is None or _max_error(grads, _reference(evidence, observation)) > tol:
+    if grads is None or not _all_same(grads, _reference(evidence, observation), tol):
         return None
     optimizer = evidence.config.optimizer
     return _found("update_rule_differs", _departing(user, keras, names, tol),

@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import sysconfig
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -49,7 +50,6 @@ ACCEPTED = (
     "(2) textbook: sizes, weights (out, in), biases (out, 1), feedforward, update_mini_batch; "
     "(3) params (Keras layout) and gradients(x, y)"
 )
-TOOL_DIR = Path(__file__).resolve().parents[1]  # frames below it are this tool's, not theirs
 MSE_TO_TEXTBOOK = 0.2  # Keras MSE = mean over 10 outputs of (a - y)**2 = (2/10) * 1/2 |a - y|^2
 
 
@@ -75,9 +75,18 @@ def describe_exception(what: str, error: BaseException) -> str:
     return f"error in your code ({where}) during {what}: {message}\n{tail}"
 
 
+def _not_theirs() -> tuple[Path, ...]:
+    """Folders whose frames are this tool's or a library's (NumPy, the standard library)."""
+    here = Path(__file__).resolve().parents[1]
+    paths = sysconfig.get_paths()
+    libraries = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return (*(here / package for package in ("compare", "scratch", "keras_baseline")),
+            *(Path(p).resolve() for p in libraries))  # fmt: skip
+
+
 def _is_tool_frame(filename: str) -> bool:
     path = Path(filename).resolve()
-    return path.is_relative_to(TOOL_DIR) and "tests" not in path.relative_to(TOOL_DIR).parts[:1]
+    return filename.startswith("<") or any(path.is_relative_to(d) for d in _not_theirs())
 
 
 def load_target(spec: str) -> Any:
@@ -264,9 +273,12 @@ class TextbookAdapter:
         user_call(f"update_mini_batch at step {t}", self.net.update_mini_batch, batch, self.eta)
 
     def forward(self, x: np.ndarray) -> np.ndarray | None:
-        out = np.asarray(user_call("feedforward(a)", self.net.feedforward, x.T))
-        if out.shape == (10, len(x)):
-            return out.T
+        try:  # all columns at once, if their feedforward takes a matrix
+            out = np.asarray(self.net.feedforward(x.T))
+            if out.shape == (10, len(x)):
+                return out.T
+        except Exception:  # noqa: BLE001 (then one column at a time, as the textbook does)
+            pass
         columns = [user_call("feedforward(a)", self.net.feedforward, col.reshape(-1, 1))
                    for col in x]  # fmt: skip
         return np.concatenate([np.asarray(c).reshape(1, -1) for c in columns])

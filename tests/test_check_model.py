@@ -155,6 +155,8 @@ BUGS = [
     ("grads_bugs.py:ExtraSoftmaxDerivative", {}, "extra_softmax_derivative", "params[2]"),
     ("project_bugs.py:DampenedMomentum", {"optimizer": "momentum", "learning_rate": 0.05},
      "update_rule_differs", "get_weights()[2]"),
+    ("project_bugs.py:AdamNoBiasCorrection", {"optimizer": "adam"}, "update_rule_differs",
+     "get_weights()[2]"),
     ("project_bugs.py:LearningRateTwice", {}, "learning_rate_applied_twice", "get_weights()[2]"),
     ("project_bugs.py:StaleWeights", {}, "stale_weights", "get_weights()[0]"),
     ("grads_bugs.py:L2OnBiases", {"l2": 1e-3}, "l2_on_biases", "params[3]"),
@@ -172,6 +174,8 @@ def test_each_bug_is_diagnosed_by_name(spec, model, name, array, mnist):
     assert diagnosis.array == array and diagnosis.hint and diagnosis.evidence
     assert result.header["diagnosis"]["name"] == name
     assert any(note.startswith(f"diagnosis: {name}") for note in result.notes)
+    if "Adam" in spec:
+        assert "Adam without bias correction" in diagnosis.evidence
 
 
 @pytest.mark.keras

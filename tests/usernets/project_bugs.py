@@ -45,3 +45,14 @@ class HiddenState(ProjectNet):
             self.weights = [w + rng.normal(0, 0.01, w.shape) for w in self.weights]
             self.built = True
         return super().forward(x)
+
+
+class AdamNoBiasCorrection(ProjectNet):
+    learning_rate = 0.001
+    beta_1, beta_2, epsilon = 0.9, 0.999, 1e-7
+
+    def apply(self, grads):  # fresh moments every batch, no bias correction
+        m = [(1 - self.beta_1) * g for g in grads]
+        v = [(1 - self.beta_2) * g * g for g in grads]
+        step = [self.learning_rate * mi / (np.sqrt(vi) + self.epsilon) for mi, vi in zip(m, v)]
+        self.weights = [w - s for w, s in zip(self.weights, step)]
