@@ -23,6 +23,7 @@ import numpy as np
 from compare import bugmodels
 from compare.check_gradients import norm_error
 from scratch.config import ModelConfig
+from scratch.keras_rounding import keras_cast
 from scratch.optimizers import make_optimizer
 
 MATCH = {"float64": 1e-6, "float32": 1e-3}
@@ -193,8 +194,11 @@ def _optimizer_factor(config: ModelConfig, step: int) -> tuple[float, str] | Non
     if config.optimizer in ("momentum", "nesterov"):
         return 1 - config.momentum, "v = momentum * v + (1 - momentum) * g, an average"
     if config.optimizer == "adam":
-        return ((1 - config.beta_1) / np.sqrt(1 - config.beta_2), "Adam without bias "
-                "correction (or moments reset every batch)")  # fmt: skip
+        beta_1, beta_2 = (
+            float(keras_cast(b, np.dtype(np.float64))) for b in (config.beta_1, config.beta_2)
+        )  # as Keras's alpha has them
+        return ((1 - beta_1) / np.sqrt(1 - beta_2), "Adam without bias correction (or "
+                "moments reset every batch)")  # fmt: skip
     return None
 
 
