@@ -92,11 +92,26 @@ def options_from_args(args: argparse.Namespace):
     )  # fmt: skip
 
 
+def reject_project_flags(args: argparse.Namespace) -> None:
+    """The flags of the project's own check mean nothing with --model."""
+    from compare.cli import CliError
+
+    given = [flag for flag, on in (
+        ("--quick", args.quick), ("--no-gradients", args.no_gradients),
+        ("--optimizers", args.optimizers != OPTIMIZERS),
+        ("--dtypes", args.dtypes != ("float64", "float32")),
+    ) if on]  # fmt: skip
+    if given:
+        raise CliError(f"{', '.join(given)} check this project's network; with --model use "
+                       "--optimizer, --dtype and --steps")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """`check --model`: print the table, notes and verdict; 0 equal, 1 different."""
     from compare.check import format_result, write_json
     from compare.usercheck import print_progress, run_model_check
 
+    reject_project_flags(args)
     options = options_from_args(args)
     print(f"mnist-compare check: running your code from {args.model} (it is executed) ...",
           file=sys.stderr)  # fmt: skip

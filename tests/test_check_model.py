@@ -98,6 +98,8 @@ def test_config_file_then_flags(tmp_path):
 def test_model_flags_without_model_are_refused(capsys):
     assert main(["check", "--activation", "sigmoid"]) == 2
     assert "give --model" in capsys.readouterr().err
+    assert main(["check", "--model", "a.py:Net", "--optimizers", "sgd"]) == 2
+    assert "with --model use --optimizer" in capsys.readouterr().err
 
 
 def test_help_says_the_file_is_executed(capsys):
