@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from compare import bugmodels, usermodel
+from compare import bugmodels, useradapters, usermodel, userreport
 from compare.batches import BatchSchedule
 from compare.check import CheckResult
 from compare.check_gradients import norm_error
 from compare.check_lockstep import F32_ABS_LIMIT, F64_ABS_LIMIT, batch_stream, checkpoints
 from compare.diagnose import Diagnosis, Evidence, Observation, diagnose
-from compare.environment import environment
 from compare.metrics import weight_difference
 from scratch.config import ModelConfig
 
@@ -76,8 +75,8 @@ def build(options: ModelCheckOptions) -> Setup:
     config = replace(options.config, hidden_sizes=tuple(s[1] for s in shapes[:-1]), dtype=dtype)
     weights = [np.asarray(w, dtype=dtype) for w in weights]
     if layout == "project":
-        config = usermodel.read_hyperparameters(net, config, options.lr_given)
-    adapter = usermodel.ADAPTERS[layout](net, config, options.lr_given)
+        config = useradapters.read_hyperparameters(net, config, options.lr_given)
+    adapter = useradapters.ADAPTERS[layout](net, config, options.lr_given)
     return Setup(adapter, config, weights, layout, built)
 
 
@@ -147,7 +146,7 @@ def lockstep(setup: Setup, twin, splits, schedule, steps, names, progress) -> tu
         grads = adapter.gradients(x, y) if (adapter.layout == "gradients" or
                                            found["departure"] is None) else None  # fmt: skip
         if adapter.layout == "gradients" and _shapes(grads) != _shapes(before_u):
-            found["stopped"] = f"gradients(x, y) shapes {_shapes(grads)} at step {t}"
+            found["stopped"] = f"stopped: gradients(x, y) shapes {_shapes(grads)} at step {t}"
             break
         loss_u = batch_loss(setup, user_probabilities(setup, x), y, before_u)
         adapter.step(x, y, grads, t)
@@ -156,7 +155,8 @@ def lockstep(setup: Setup, twin, splits, schedule, steps, names, progress) -> tu
         found["steps_run"] = t
         after_u, after_k = adapter.get_weights(), twin.get_weights()
         if _shapes(after_u) != _shapes(after_k):
-            found["stopped"] = f"the weights changed shape to {_shapes(after_u)} at step {t}"
+            shapes = _shapes(after_u)
+            found["stopped"] = f"stopped: the weights changed shape to {shapes} at step {t}"
             found["departure"] = found["departure"] or (t, None)
             break
         abs_diff, rel_diff = weight_difference(after_u, after_k)
@@ -246,14 +246,17 @@ def run_model_check(
             steps = options.steps
             lock_rows, found = lockstep(setup, twin, splits, schedule, steps, names, progress)
             rows += lock_rows
+        else:
+            shapes = _shapes(first.user_grads), _shapes(setup.weights)
+            found["stopped"] = f"not started: gradient shapes {shapes[0]}, params {shapes[1]}"
     passed = bool(rows) and all(row["passed"] for row in rows)
     diagnosis = None
     if not passed:
         evidence = Evidence(config, options.batch_size, names, forward_error, first,
                             found.get("observation"), found["losses"])  # fmt: skip
         diagnosis = diagnose(evidence)
-    header = _header(options, setup, splits, schedule, found, diagnosis)
-    notes = _notes(setup, found, diagnosis, passed)
+    header = userreport.header(options, setup, splits, schedule, found, diagnosis)
+    notes = userreport.notes(setup, found, diagnosis, passed, LIMITS[config.dtype])
     return CheckResult(passed, rows, header, notes), diagnosis
 
 
@@ -265,67 +268,6 @@ def _quiet_tensorflow() -> None:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
-
-
-def _header(options, setup: Setup, splits, schedule, found, diagnosis) -> dict:
-    from datetime import UTC, datetime
-
-    config = setup.config
-    return {
-        "command": options.command,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment(),
-        "data": {"source": str(splits.source), "verified": splits.verified, **splits.sizes()},
-        "options": asdict(options) | {"config": config.to_dict()},
-        "subject": f"your network {options.model} ({setup.layout} layout)",
-        "model": {"target": options.model, "built": setup.built, "layout": setup.layout,
-                  "conversions": setup.adapter.conversions, "arrays": setup.adapter.array_names},
-        "activation": config.activation, "loss": config.loss, "dtype": config.dtype,
-        "hidden_sizes": list(config.hidden_sizes), "batch_size": options.batch_size,
-        "gradient_batch": options.batch_size, "steps": max(found["steps_run"], 1),
-        "steps_per_epoch": schedule.steps_per_epoch,
-        "first_departure": _departure_json(found),
-        "diagnosis": diagnosis.to_json() if diagnosis else None,
-    }  # fmt: skip
-
-
-def _departure_json(found: dict) -> dict | None:
-    departure = found.get("departure")
-    return {"step": departure[0], "array": departure[1]} if departure else None
-
-
-def _notes(setup: Setup, found: dict, diagnosis: Diagnosis | None, passed: bool) -> list[str]:
-    notes = [f"detected the {setup.layout} layout; built {setup.built}; Keras twin "
-             f"{setup.config.describe()}, {setup.config.optimizer} lr "
-             f"{setup.config.learning_rate:g}"]  # fmt: skip
-    notes += [f"conversion: {text}" for text in setup.adapter.conversions]
-    if found.get("stopped"):
-        notes.append(f"lockstep stopped: {found['stopped']}")
-    departure = found.get("departure")
-    if departure:
-        notes.append(f"the weights first part beyond rounding at step {departure[0]}, "
-                     f"array {departure[1]}")  # fmt: skip
-    if diagnosis is not None:
-        where = f" (look at {diagnosis.array})" if diagnosis.array else ""
-        notes.append(f"diagnosis: {diagnosis.name}{where}: {diagnosis.hint} [{diagnosis.evidence}]")
-    notes.append(verdict(setup, found, diagnosis, passed))
-    return notes
-
-
-def verdict(setup: Setup, found: dict, diagnosis: Diagnosis | None, passed: bool) -> str:
-    tol = LIMITS[setup.config.dtype]
-    if passed:
-        return (f"verdict: your network computes what Keras computes: outputs, gradients and "
-                f"{found['steps_run']} training steps agree to {tol:g}.")  # fmt: skip
-    if diagnosis is None or diagnosis.name == "unrecognised":
-        return (
-            "verdict: your network differs from Keras and no known bug pattern fits; "
-            "start from the first failing row above."
-        )
-    return (
-        f"verdict: your network differs from Keras; the likely bug is "
-        f"{diagnosis.name.replace('_', ' ')}."
-    )
 
 
 def print_progress(step: int, total: int) -> None:

@@ -73,9 +73,9 @@ def test_bad_model_argument_and_unknown_class():
 
 
 def test_module_path_and_a_function_returning_the_network():
-    from compare.usermodel import ProjectAdapter
+    from compare.useradapters import ProjectAdapter
 
-    assert load_target("compare.usermodel:ProjectAdapter") is ProjectAdapter
+    assert load_target("compare.useradapters:ProjectAdapter") is ProjectAdapter
     net = _net("grads_ok.py:make_net", (784, 7, 10))  # one argument: the sizes
     assert detect_layout(net) == "gradients" and net.params[0].shape == (784, 7)
 
