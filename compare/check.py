@@ -211,6 +211,7 @@ def format_gradient_row(row: dict) -> str:
         f"  {row['activation']:<8} {row['loss']:<13} {l2:<6} {row['reference']:<19} "
         f"{_fmt(row['relative_error']):>9} {_fmt(row['limit'], '.0e'):>7} "
         f"{_fmt(row['loss_diff']):>9}  {'PASS' if row['passed'] else 'FAIL'}"
+        + (f"  max|diff| {_fmt(row['max_abs_error'])}" if "max_abs_error" in row else "")
     )
 
 
@@ -254,7 +255,7 @@ def format_result(result: CheckResult) -> str:
     env = head["environment"]
     sizes = "-".join(str(s) for s in (784, *head["hidden_sizes"], 10))
     lines = [
-        f"mnist-compare check: scratch network vs Keras {env['keras']} "
+        f"mnist-compare check: {head.get('subject', 'scratch network')} vs Keras {env['keras']} "
         f"(TensorFlow {env['tensorflow']}), NumPy {env['numpy']}",
         f"data: {head['data']['source']} ({head['data']['train']:,} train / "
         f"{head['data']['test']:,} test images, verified={head['data']['verified']})",
@@ -263,7 +264,8 @@ def format_result(result: CheckResult) -> str:
     for row in result.rows:
         rows[row["check"], row.get("network", "mlp")].append(row)
     if ("gradient", "mlp") in rows:
-        lines += ["", f"Gradients: float64, {sizes}, a batch of {GRADIENT_BATCH} real images"]
+        dtype, batch = head.get("dtype", "float64"), head.get("gradient_batch", GRADIENT_BATCH)
+        lines += ["", f"Gradients: {dtype}, {sizes}, a batch of {batch} real images"]
         lines += [GRADIENT_TITLE, *map(format_gradient_row, rows["gradient", "mlp"])]
     if ("gradient", "cnn") in rows:
         lines += ["", f"CNN gradients: float64, a batch of {GRADIENT_BATCH} real images"]
@@ -271,10 +273,11 @@ def format_result(result: CheckResult) -> str:
     if ("lockstep", "mlp") in rows:
         lines += [
             "",
-            f"Lockstep training: {sizes} relu/crossentropy, batch {head['batch_size']}, "
+            f"Lockstep training: {sizes} {head.get('activation', 'relu')}/"
+            f"{head.get('loss', 'crossentropy')}, batch {head['batch_size']}, "
             f"{head['steps']:,} steps ({head['steps'] / head['steps_per_epoch']:.2f} epochs); "
             "test accuracy of each model over the 10,000 test images",
-            LOCKSTEP_TITLE,
+            LOCKSTEP_TITLE.replace("scratch", "  yours") if "subject" in head else LOCKSTEP_TITLE,
             *map(format_lockstep_row, rows["lockstep", "mlp"]),
         ]
     if ("lockstep", "cnn") in rows:

@@ -48,7 +48,7 @@ def _declared(*groups: str) -> set[str]:
 
 def _third_party_imports(folders: tuple[str, ...]) -> dict[str, set[str]]:
     """Top-level module name -> the files importing it (absolute imports only)."""
-    own = set(PACKAGES) | {"tests"} | {path.stem for path in (ROOT / "tests").glob("*.py")}
+    own = set(PACKAGES) | {"tests"} | {path.stem for path in (ROOT / "tests").rglob("*.py")}
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):

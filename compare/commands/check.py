@@ -1,6 +1,8 @@
 """`mnist-compare check`: prove the scratch network equals Keras (gradients, lockstep training).
 
-Exit code 0 only if every row passes; 1 if any fails; 2 for bad arguments.
+With `--model FILE.py:CLASS` it checks the learner's own network instead (compare/usercli.py,
+compare/usercheck.py); that runs their file. Exit code 0 only if every row passes; 1 if any
+fails; 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -51,9 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         help="lockstep steps (default: one full epoch; 200 with --quick)",
     )
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=32, help="mini-batch size (default 32)"
-    )
+    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default 32)")
     parser.add_argument(
         "--optimizers",
         type=_names("optimizer", OPTIMIZERS),
@@ -69,13 +69,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden",
         type=_sizes,
-        default=(128,),
-        help="hidden layer sizes, e.g. 128 or 256,128 (default 128)",
+        help="hidden layer sizes, e.g. 128 or 256,128 (default 128); with --model, the "
+        "sizes [784, *hidden, 10] given to a constructor that takes one argument",
     )
     parser.add_argument(
         "--seed",
         type=non_negative_int,
-        default=0,
         help="seed of the initial weights and batches (default 0)",
     )
     parser.add_argument("--no-gradients", action="store_true", help="skip the gradient rows")
@@ -86,6 +85,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "lockstep for 500 steps, or --steps)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
+    from compare import usercli
+
+    usercli.configure(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,18 +97,23 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--json {args.json}: the folder does not exist; create it first")
     from compare.configcheck import check_seeds
 
-    check_seeds(args.seed, 1)
+    check_seeds(args.seed or 0, 1)
+    from compare import usercli
+
+    if args.model:
+        return usercli.run(args)
+    usercli.reject_model_flags(args)
     from compare.check import CheckOptions, format_result, run_check, write_json
 
     options = CheckOptions(
         data_dir=args.data_dir,
         steps=args.steps,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 32,
         optimizers=args.optimizers,
         dtypes=args.dtypes,
-        hidden=args.hidden,
+        hidden=args.hidden or (128,),
         quick=args.quick,
-        seed=args.seed,
+        seed=args.seed or 0,
         gradients=not args.no_gradients,
         cnn=not args.no_cnn,
         command=" ".join(["mnist-compare", *sys.argv[1:]])
