@@ -11,7 +11,7 @@ of its folder (`compare.runguard.locked`), so two sweeps cannot write the same o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def default_jobs() -> int:
 
 def execute_sweep(
     sweep: Sweep, out: Path, *, jobs: int, scheduler: str | None = None,
-    resume: bool = False, render: bool = True, quiet: bool = False,
+    resume: bool = False, render: Callable[[Path], None] | None = None, quiet: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Run what is not complete yet; write sweep.json, sweep.csv and cells.csv (also when
     interrupted: KeyboardInterrupt is raised again after they are written)."""
@@ -95,7 +95,11 @@ def execute_sweep(
 
 
 def _records(
-    tasks: list[RunTask], runs_dir: Path, jobs: int, scheduler: str | None, render: bool
+    tasks: list[RunTask],
+    runs_dir: Path,
+    jobs: int,
+    scheduler: str | None,
+    render: Callable[[Path], None] | None,
 ) -> Iterator[dict[str, Any]]:
     """Each task's record as it finishes (any order)."""
     from joblib import Parallel, delayed, parallel_config

@@ -45,29 +45,34 @@ WORKER_THREAD_VARS = (
 )  # fmt: skip
 
 
-def pin_worker_threads(count: int = 1) -> bool:
-    """Give this process `count` BLAS threads and `count` TensorFlow threads (intra- and
-    inter-op), so N workers on N cores do not oversubscribe them, and results do not
+def pin_worker_threads(count: int = 1, *, tensorflow: bool = False) -> bool:
+    """Give this process `count` BLAS threads and, when `tensorflow` (a model of the run
+    needs it) or TensorFlow is already loaded, `count` TensorFlow intra- and inter-op
+    threads: N workers on N cores then do not oversubscribe them, and results do not
     depend on how many threads a product was split over.
 
-    Sets the environment variables first (read by TensorFlow and OpenBLAS when they
-    start), then limits an OpenBLAS already loaded (threadpoolctl) and a TensorFlow
-    already imported. Returns False when TensorFlow had already started its thread
-    pools with other counts (it cannot change them then), else True.
+    Sets the environment variables first (for libraries that start later and for child
+    processes), limits the OpenBLAS already loaded (threadpoolctl), then imports
+    TensorFlow if asked and sets its thread pools before it runs any op. Returns False
+    when TensorFlow had already started its pools with other counts (they cannot change
+    then: results may differ from a pinned worker's), else True.
     """
-
     for name in WORKER_THREAD_VARS:
         os.environ[name] = str(count)
     threadpool_limits(limits=count, user_api="blas")
-    if "tensorflow" not in sys.modules:
+    if not tensorflow and "tensorflow" not in sys.modules:
         return True
+    from keras_baseline.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     threading = tf.config.threading
-    if (
+    pools = (
         threading.get_intra_op_parallelism_threads(),
         threading.get_inter_op_parallelism_threads(),
-    ) == (count, count):
+    )
+    if pools == (count, count):
         return True
     try:
         threading.set_intra_op_parallelism_threads(count)

@@ -48,8 +48,11 @@ def accuracy_by_key(models: pd.DataFrame, key: str, keys: list[str]) -> Figure:
             part = part.sort_values("x")
             color, style = _color(model, names), LINE_STYLES[number % len(LINE_STYLES)]
             label = f"{model}{f' ({suffix})' if suffix else ''}"
+            # Earlier models: hollow, larger markers, visible under an identical later line.
+            rank = len(names) - 1 - names.index(model)
+            hollow = {"markersize": 6 + 4 * rank, "markerfacecolor": "none"} if rank else {}
             ax.plot(part["x"], part["accuracy_mean"] * 100, style, marker="o", color=color,
-                    label=label)  # fmt: skip
+                    label=label, **hollow)  # fmt: skip
             band = part.dropna(subset=["accuracy_ci_low", "accuracy_ci_high"])
             ax.fill_between(band["x"], band["accuracy_ci_low"] * 100,
                             band["accuracy_ci_high"] * 100, color=color, alpha=0.15)  # fmt: skip

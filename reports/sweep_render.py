@@ -112,6 +112,13 @@ def _differences(sweep: SweepData, doc: Document) -> None:
             for row in table.itertuples()]  # fmt: skip
     columns = ["cell", "a − b", "seeds", "mean difference (points)", "95% interval (points)",
                "p (paired t)", "p (Holm)"]  # fmt: skip
+    if (pairs["accuracy_mean"] == 0).all() and (pairs["accuracy_sd"].fillna(0) == 0).all():
+        same = (
+            "In every complete run both models reached exactly the same test accuracy "
+            "(lockstep twins on identical batches), so the paired test is undefined (—): "
+            "there is no difference to test."
+        )
+        doc.add(Paragraph(same, kind="note"))
     if significant.empty:
         doc.add(Paragraph(f"No cell differs significantly after Holm's correction (all "
                           f"adjusted p ≥ {SIGNIFICANCE:g}).", kind="verdict"))  # fmt: skip

@@ -59,13 +59,21 @@ def _run_locked(args: argparse.Namespace, sweep, out: Path) -> int:
     from compare.sweep import default_jobs, execute_sweep
 
     jobs = args.jobs or default_jobs()
-    render = not args.no_report
+    render = None if args.no_report else render_run_report
     result = execute_sweep(sweep, out, jobs=jobs, scheduler=args.scheduler,
                            resume=args.resume, render=render, quiet=args.quiet)  # fmt: skip
-    if render:
+    if not args.no_report:
         _render(out, args.quiet)
     failed = [r for r in result["runs"] if r["status"] != "complete"]
     return 1 if failed else 0
+
+
+def render_run_report(out: Path) -> None:
+    """A run's own report, as `mnist-compare run` renders it (called in the worker)."""
+    from compare.commands.run import render_report
+    from compare.progress import Progress
+
+    render_report(out, Progress(quiet=True))
 
 
 def _render(out: Path, quiet: bool) -> None:
