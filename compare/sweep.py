@@ -59,8 +59,10 @@ def execute_sweep(
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     runfolder.write_text(out / "sweep.toml", sweep.text)
-    done = [t for t in sweep.runs if resume and run_status(runs_dir / t.folder) == "complete"]
-    tasks = [t for t in sweep.runs if t not in done]
+    done = {
+        t.folder for t in sweep.runs if resume and run_status(runs_dir / t.folder) == "complete"
+    }
+    tasks = [t for t in sweep.runs if t.folder not in done]
     workers = jobs if scheduler is None else _cluster_threads(scheduler)
     info = {"status": "running", "started_at": now(), "jobs": jobs, "scheduler": scheduler}
     progress = SweepProgress(len(tasks), workers, quiet)

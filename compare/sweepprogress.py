@@ -24,6 +24,7 @@ class SweepProgress:
         self.started = time.perf_counter()
         self._bar: RichProgress | None = None
         self._task: Any = None
+        self._warned = False
 
     def message(self, text: str) -> None:
         if not self.quiet:
@@ -48,6 +49,10 @@ class SweepProgress:
             self.message(f"run {record['folder']} {record['status']}: {record.get('error', '')}")
         else:
             self.done += 1
+        if record.get("threads_pinned") is False and not self._warned:
+            self._warned = True
+            self.message("note: TensorFlow's thread pools were started before the sweep pinned "
+                         "them (one thread); results may differ from a fresh process's")  # fmt: skip
         if self._bar is not None:
             self._bar.update(self._task, advance=1, **self._fields())
 
