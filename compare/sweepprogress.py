@@ -51,8 +51,10 @@ class SweepProgress:
             self.done += 1
         if record.get("threads_pinned") is False and not self._warned:
             self._warned = True
-            self.message("note: TensorFlow's thread pools were started before the sweep pinned "
-                         "them (one thread); results may differ from a fresh process's")  # fmt: skip
+            self.message(
+                "note: TensorFlow's thread pools were started before the sweep pinned them "
+                "(one thread); results may differ from a fresh process's"
+            )
         if self._bar is not None:
             self._bar.update(self._task, advance=1, **self._fields())
 
