@@ -122,3 +122,47 @@ def test_holm_adjustment():
     assert [adjusted[i] for i in (0, 1, 3)] == pytest.approx([0.04, 0.03, 0.04])
     assert metrics.holm_adjust([0.5, 0.9]) == [1.0, 1.0]
     assert metrics.holm_adjust([]) == []
+
+
+def test_result_files_from_run_folders(tmp_path):
+    """sweep.csv and cells.csv from summary.json files (written here by hand: no training)."""
+    import csv
+    import json
+
+    from compare.sweepresults import run_states, write_all
+
+    text = 'seeds = 3\nmodels = ["scratch", "keras"]\n[grid]\n"model.learning_rate" = [0.1, 0.2]\n'
+    sweep = load_sweep(write(tmp_path, text))
+    accuracy = {"scratch": [0.90, 0.92, 0.94], "keras": [0.89, 0.90, 0.91]}
+    for index, task in enumerate(sweep.runs):
+        folder = tmp_path / "out" / "runs" / task.folder
+        folder.mkdir(parents=True)
+        if task.cell.endswith("0.2") and task.seed == 2:
+            (folder / "summary.json").write_text(json.dumps({"status": "diverged", "error": "x"}))
+            continue
+        models = {
+            m: {"test_accuracy": accuracy[m][task.seed], "test_loss": 0.5, "train_seconds": 1.0,
+                "samples_per_second": 4000.0 if m == "scratch" else 1000.0 + index}
+            for m in ("scratch", "keras")
+        }  # fmt: skip
+        (folder / "summary.json").write_text(json.dumps({"status": "complete", "models": models}))
+    out = tmp_path / "out"
+    states = run_states(sweep, out / "runs", {})
+    write_all(sweep, out, states, {"status": "complete"})
+    with (out / "sweep.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12 and rows[0]["model.learning_rate"] == "0.1"
+    assert [r["status"] for r in rows].count("diverged") == 2
+    with (out / "cells.csv").open() as handle:
+        cells = {(r["kind"], r["cell"], r["model"]): r for r in csv.DictReader(handle)}
+    scratch = cells[("model", "learning_rate-0.1", "scratch")]
+    assert float(scratch["accuracy_mean"]) == pytest.approx(0.92)
+    assert float(scratch["accuracy_ci_high"]) - 0.92 == pytest.approx(4.3027 * 0.02 / 3**0.5, 1e-3)
+    pair = cells[("pair", "learning_rate-0.1", "scratch-keras")]
+    # differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t = 0.02 / (0.01 / sqrt 3)
+    assert float(pair["t_statistic"]) == pytest.approx(2 * 3**0.5)
+    assert float(pair["speed_ratio_median"]) == pytest.approx(4000 / 1001)
+    other = cells[("pair", "learning_rate-0.2", "scratch-keras")]
+    assert other["complete"] == "2" and other["runs"] == "3"
+    p_values = [float(pair["p_value"]), float(other["p_value"])]
+    assert float(pair["p_holm"]) == pytest.approx(min(1.0, 2 * min(p_values)))
