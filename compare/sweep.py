@@ -56,6 +56,7 @@ def execute_sweep(
 ) -> dict[str, Any]:  # fmt: skip
     """Run what is not complete yet; write sweep.json, sweep.csv and cells.csv (also when
     interrupted: KeyboardInterrupt is raised again after they are written)."""
+    workers = jobs if scheduler is None else _cluster_threads(scheduler)  # before any write
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     runfolder.write_text(out / "sweep.toml", sweep.text)
@@ -63,7 +64,6 @@ def execute_sweep(
         t.folder for t in sweep.runs if resume and run_status(runs_dir / t.folder) == "complete"
     }
     tasks = [t for t in sweep.runs if t.folder not in done]
-    workers = jobs if scheduler is None else _cluster_threads(scheduler)
     info = {"status": "running", "started_at": now(), "jobs": jobs, "scheduler": scheduler}
     progress = SweepProgress(len(tasks), workers, quiet)
     estimate = format_seconds(estimate_seconds(sweep, tasks, workers))
@@ -117,7 +117,7 @@ def _records(
         return
     from dask.distributed import Client
 
-    with Client(scheduler, timeout="20s"), parallel_config(backend="dask"):
+    with Client(scheduler, timeout="10s"), parallel_config(backend="dask"):
         yield from Parallel(n_jobs=-1, return_as="generator_unordered")(calls)
 
 
@@ -132,7 +132,7 @@ def _cluster_threads(scheduler: str) -> int:
             'a Dask cluster needs the `sweep` extra: pip install -e ".[sweep]"'
         ) from None
     try:
-        with Client(scheduler, timeout="20s") as client:
+        with Client(scheduler, timeout="10s") as client:
             threads = sum(client.nthreads().values())
     except (OSError, TimeoutError) as error:
         raise CliError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
