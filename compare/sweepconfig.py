@@ -149,6 +149,11 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     where = f"sweep {path}"
     grid = grid_points(where, base.pop("grid")) if "grid" in base else [{}]
     variants = variant_points(where, base.pop("variants")) if "variants" in base else [{}]
+    both = sorted({key for variant in variants for key in variant if key in grid[0]})
+    if both:
+        raise ConfigError(
+            f"{where}: {', '.join(both)} in both [grid] and [[variants]]; give it once"
+        )
     points = [{**v, **g} for v in variants for g in grid]
     keys = list(dict.fromkeys(k for point in points for k in point))
     seeds = base.pop("seeds", 1)

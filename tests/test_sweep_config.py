@@ -69,6 +69,7 @@ def test_nested_grid_keys_and_variants_times_grid(tmp_path):
         ("epochz = 3\n", "unknown key(s) epochz"),
         ("variants = []\n", "[[variants]] is empty"),
         ('[grid]\n"epochs" = [1, 1]\n', "appear more than once"),
+        ("[grid]\nepochs = [1, 2]\n[[variants]]\nepochs = 3\n", "in both [grid] and [[variants]]"),
     ],
 )
 def test_bad_sweep_files_are_one_line_errors(tmp_path, text, message):
