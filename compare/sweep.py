@@ -87,6 +87,10 @@ def execute_sweep(
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise
+    except Exception as error:  # a worker process died (killed, out of memory), a lost cluster
+        info["status"] = "stopped"
+        info["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        raise _stopped(info["error"]) from None
     finally:
         progress.stop()
         info["finished_at"] = now()
@@ -119,6 +123,13 @@ def _records(
 
     with Client(scheduler, timeout="10s"), parallel_config(backend="dask"):
         yield from Parallel(n_jobs=-1, return_as="generator_unordered")(calls)
+
+
+def _stopped(error: str) -> Exception:
+    from compare.cli import CliError
+
+    return CliError(f"the sweep stopped: {error}; the complete runs are kept: run it again "
+                    "with --resume to go on", exit_code=1)  # fmt: skip
 
 
 def _cluster_threads(scheduler: str) -> int:
