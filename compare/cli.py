@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 # (name, one-line help). The order is the order shown in --help.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("run", "train the scratch network and its Keras twin side by side; write a run folder"),
+    ("sweep", "run a grid of settings x seeds in parallel (here or on Dask); sweep report"),
     ("check", "prove the scratch network equals Keras: gradients and lockstep training"),
     ("report", "render a run folder into report.md, report.html and PNG figures"),
     ("predict", "recognise your own handwritten digit images with both networks"),

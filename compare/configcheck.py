@@ -154,3 +154,8 @@ def settle_resources(config: RunConfig, *, force: bool, mode_given: bool = False
         print(f"mnist-compare: note: lockstep needs two or more models; training "
               f"{config.models[0]} alone", file=sys.stderr)  # fmt: skip
     return config
+
+
+def parameter_count(model: ModelConfig) -> int:
+    """The number of trainable parameters of the stack (from its shapes alone)."""
+    return _stack_sizes(model)[0]

@@ -178,6 +178,51 @@ def student_t_two_sided_p(t: float, df: int) -> float:
     return _regularized_incomplete_beta(df / 2, 0.5, x)
 
 
+def student_t_quantile(probability: float, df: int) -> float:
+    """The t value with P(T <= t) = `probability` (0.5 < probability < 1), by bisection on
+    `student_t_two_sided_p`: e.g. 0.975 with 4 degrees of freedom gives 2.776."""
+    if not 0.5 < probability < 1.0:
+        raise ValueError(f"probability must be in (0.5, 1), got {probability}")
+    two_sided = 2.0 * (1.0 - probability)
+    low, high = 0.0, 1.0
+    while student_t_two_sided_p(high, df) > two_sided:
+        high *= 2.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        if student_t_two_sided_p(middle, df) > two_sided:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def confidence_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
+    """Student's t interval for the mean: mean -+ t * sd / sqrt(n); None below two values."""
+    array = np.asarray(values, dtype=np.float64)
+    if len(array) < 2:
+        return None
+    stats = mean_std(array)
+    half = (
+        student_t_quantile(0.5 + level / 2, len(array) - 1) * stats["std"] / math.sqrt(len(array))
+    )
+    return stats["mean"] - half, stats["mean"] + half
+
+
+def holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (family-wise error control); None stays None.
+
+    The k-th smallest of m p-values becomes max over j <= k of min(1, (m - j + 1) p_(j));
+    a hypothesis is rejected at level alpha when its adjusted p-value is below alpha.
+    """
+    present = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(present):
+        running = max(running, min(1.0, (len(present) - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
 def _regularized_incomplete_beta(a: float, b: float, x: float) -> float:
     """I_x(a, b) by Lentz's continued fraction (Numerical Recipes, betai/betacf)."""
     if x <= 0.0:

@@ -197,8 +197,9 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(merged)
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file as an override layer; errors are one line."""
+def load_toml(path: str | Path, extra_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a TOML config file as an override layer; errors are one line. `extra_keys` are
+    accepted at the top level too (a sweep file's `grid` and `variants`)."""
     path = Path(path)
     try:
         values = tomllib.loads(read_config_text(path).decode("utf-8"))
@@ -208,7 +209,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
-    _reject_unknown(f"config file {path}:", values, {f.name for f in fields(RunConfig)})
+    known = {f.name for f in fields(RunConfig)} | set(extra_keys)
+    _reject_unknown(f"config file {path}:", values, known)
     for table, known in (("model", ModelConfig), ("data", DataConfig)):
         section = values.get(table, {})
         if not isinstance(section, dict):

@@ -49,13 +49,15 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 
 
 def inline(text: str) -> str:
-    """Escape, then honour `**bold**` and `` `code` ``; inside code, ** is just **."""
+    """Escape, then honour `**bold**`, `[text](relative link)` and `` `code` ``; inside
+    code, ** is just **."""
     parts = re.split(r"(`[^`]+`)", html.escape(text))  # odd parts are code spans
     for i, part in enumerate(parts):
         if i % 2:
             parts[i] = f"<code>{part[1:-1]}</code>"
         else:
-            parts[i] = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", part)
+            part = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", part)
+            parts[i] = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', part)
     return "".join(parts)
 
 

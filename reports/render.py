@@ -11,6 +11,7 @@ from reports.document import Document, Paragraph
 from reports.html import render_html
 from reports.loader import load_run
 from reports.markdown import render_markdown
+from reports.sweep_render import is_sweep_folder, render_sweep_report
 from scratch.serialization import atomic_path
 
 KNOWN_FIGURES = frozenset({
@@ -68,6 +69,8 @@ def render_report(run_dir: str | Path) -> dict[str, Path]:
     Raises `reports.ReportError` (exit code 2) when `run_dir` is not a readable run folder.
     """
     run_dir = Path(run_dir)
+    if is_sweep_folder(run_dir):  # a folder made by `mnist-compare sweep`
+        return render_sweep_report(run_dir, atomic_write_bytes)
     doc = build_document(run_dir)
     figure_dir = run_dir / "figures"
     figure_dir.mkdir(exist_ok=True)

@@ -72,23 +72,24 @@ def _as_distributions(imports: dict[str, set[str]]) -> set[str]:
 
 def test_every_import_of_the_code_is_declared_and_every_dependency_used():
     imported = _as_distributions(_third_party_imports(PACKAGES))
-    declared = _declared("keras")
+    declared = _declared("keras", "sweep")
     assert imported - declared == set(), "imported but not declared in pyproject.toml"
     assert declared - imported == set(), "declared but imported nowhere"
 
 
 def test_the_core_install_imports_no_tensorflow_outside_the_keras_twin():
-    # The core dependencies carry everything except the Keras twin's own framework.
+    # The core dependencies carry everything except the Keras twin's own framework (and
+    # Dask, imported only by `sweep --scheduler`).
     core = _declared()
     imports = _third_party_imports(PACKAGES)
     for name, files in imports.items():
         if canonicalize_name(DISTRIBUTION_OF.get(name, name)) not in core:
-            assert name in {"tensorflow", "keras"}, (name, files)
+            assert name in {"tensorflow", "keras", "dask"}, (name, files)  # dask: `sweep`
 
 
 def test_every_import_of_the_tests_is_declared_for_dev():
     imported = _as_distributions(_third_party_imports(("tests",)))
-    assert imported - _declared("keras", "dev") == set()
+    assert imported - _declared("keras", "sweep", "dev") == set()
 
 
 def test_requires_python_matches_the_supported_range():

@@ -1,0 +1,164 @@
+"""`mnist-compare sweep`: every cell x seed of a SWEEP.toml, in parallel, into one folder.
+
+The sweep folder holds `sweep.toml` (the file as given), `runs/<cell>_seed-<s>/` (each an
+ordinary run folder, written by `compare.sweeprun.run_one` through the runner's
+`execute`), and the result files of `compare.sweepresults`. Runs are executed through
+joblib: its loky backend on this machine (`jobs` worker processes), or its Dask backend
+on a `dask.distributed` cluster (`scheduler`). While the sweep works it holds the lock
+of its folder (`compare.runguard.locked`), so two sweeps cannot write the same one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from compare import runfolder
+from compare.runguard import run_status
+from compare.summary import now
+from compare.sweepconfig import RunTask, Sweep
+from compare.sweepprogress import SweepProgress, format_seconds
+from compare.sweepresults import run_states, write_all
+
+# Rough training speed of the 784-128-10 MLP on this 2-core machine, busy (docs/run.md),
+# in samples per second per model, and the fixed cost of one run (start, data, test).
+SAMPLES_PER_SECOND = {"scratch": 70_000.0, "keras": 20_000.0}
+MLP_PARAMETERS = 101_770
+MNIST_TRAIN_IMAGES = 60_000
+RUN_OVERHEAD_SECONDS = {"scratch": 4.0, "keras": 10.0}
+
+
+def estimate_seconds(sweep: Sweep, tasks: list[RunTask], workers: int) -> float:
+    """A rough wall-time estimate: training samples / speed, scaled by parameter count."""
+    from compare.configcheck import parameter_count
+
+    total = 0.0
+    for task in tasks:
+        config = task.config
+        n_train = config.data.limit_train or MNIST_TRAIN_IMAGES - config.data.val_size
+        scale = max(1.0, parameter_count(config.model) / MLP_PARAMETERS)
+        for model in config.models:
+            speed = SAMPLES_PER_SECOND.get(model, SAMPLES_PER_SECOND["keras"]) / scale
+            overhead = RUN_OVERHEAD_SECONDS.get(model, RUN_OVERHEAD_SECONDS["keras"])
+            total += overhead + n_train * config.epochs / speed
+    return total / max(1, min(workers, len(tasks)))
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def execute_sweep(
+    sweep: Sweep, out: Path, *, jobs: int, scheduler: str | None = None,
+    resume: bool = False, render: Callable[[Path], None] | None = None, quiet: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Run what is not complete yet; write sweep.json, sweep.csv and cells.csv (also when
+    interrupted: KeyboardInterrupt is raised again after they are written)."""
+    workers = jobs if scheduler is None else _cluster_threads(scheduler)  # before any write
+    runs_dir = out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    runfolder.write_text(out / "sweep.toml", sweep.text)
+    done = {
+        t.folder for t in sweep.runs if resume and run_status(runs_dir / t.folder) == "complete"
+    }
+    tasks = [t for t in sweep.runs if t.folder not in done]
+    info = {"status": "running", "started_at": now(), "jobs": jobs, "scheduler": scheduler}
+    progress = SweepProgress(len(tasks), workers, quiet)
+    estimate = format_seconds(estimate_seconds(sweep, tasks, workers))
+    progress.message(
+        f"sweep: {len(sweep.cells)} cells x {len(sweep.seeds)} seeds = {len(sweep.runs)} runs"
+        f"{f', {len(done)} complete already' if done else ''}; {len(tasks)} to run on "
+        f"{workers} worker(s){f' at {scheduler}' if scheduler else ''}; rough estimate "
+        f"{estimate}; writing {out}"
+    )
+    errors: dict[str, str] = {}
+    write_all(sweep, out, run_states(sweep, runs_dir, errors), info)
+    progress.start()
+    try:
+        for record in _records(tasks, runs_dir, jobs, scheduler, render):
+            if record["status"] == "failed":
+                errors[record["folder"]] = record["error"]
+            progress.finished_run(record)
+            if record["status"] == "interrupted":
+                raise KeyboardInterrupt
+        info["status"] = "complete"
+    except KeyboardInterrupt:
+        info["status"] = "interrupted"
+        raise
+    except Exception as error:  # a worker process died (killed, out of memory), a lost cluster
+        info["status"] = "stopped"
+        info["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        raise _stopped(info["error"]) from None
+    finally:
+        progress.stop()
+        info["finished_at"] = now()
+        states = run_states(sweep, runs_dir, errors)
+        write_all(sweep, out, states, info)
+        _say_outcome(progress, states, info["status"], out)
+    return {"status": info["status"], "runs": states}
+
+
+def _records(
+    tasks: list[RunTask],
+    runs_dir: Path,
+    jobs: int,
+    scheduler: str | None,
+    render: Callable[[Path], None] | None,
+) -> Iterator[dict[str, Any]]:
+    """Each task's record as it finishes (any order)."""
+    from joblib import Parallel, delayed, parallel_config
+
+    from compare.sweeprun import run_one
+
+    calls = [delayed(run_one)(task, str(runs_dir), render) for task in tasks]
+    if not calls:
+        return
+    if scheduler is None:
+        parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
+        yield from parallel(calls)
+        return
+    from dask.distributed import Client
+
+    with Client(scheduler, timeout="10s"), parallel_config(backend="dask"):
+        yield from Parallel(n_jobs=-1, return_as="generator_unordered")(calls)
+
+
+def _stopped(error: str) -> Exception:
+    from compare.cli import CliError
+
+    return CliError(f"the sweep stopped: {error}; the complete runs are kept: run it again "
+                    "with --resume to go on", exit_code=1)  # fmt: skip
+
+
+def _cluster_threads(scheduler: str) -> int:
+    """The worker threads of the Dask cluster at `scheduler` (a one-line error if none)."""
+    from compare.cli import CliError
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise CliError(
+            'a Dask cluster needs the `sweep` extra: pip install -e ".[sweep]"'
+        ) from None
+    try:
+        with Client(scheduler, timeout="10s") as client:
+            threads = sum(client.nthreads().values())
+    except (OSError, TimeoutError) as error:
+        raise CliError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    if not threads:
+        raise CliError(f"the Dask cluster at {scheduler} has no workers; start some: "
+                       f"dask worker {scheduler}")  # fmt: skip
+    return threads
+
+
+def _say_outcome(progress: SweepProgress, states: list[dict], status: str, out: Path) -> None:
+    counts: dict[str, int] = {}
+    for state in states:
+        counts[state["status"]] = counts.get(state["status"], 0) + 1
+    text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    progress.message(f"sweep {status}: {text}; results in {out / 'sweep.csv'}")
+    if status != "complete":
+        progress.message(f"continue it with: mnist-compare sweep {out / 'sweep.toml'} "
+                         f"--out {out} --resume")  # fmt: skip

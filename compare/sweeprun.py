@@ -1,0 +1,69 @@
+"""One run of a sweep, inside a worker process (joblib's loky worker, a Dask worker, or
+the sweep's own process with `--jobs 1`).
+
+`run_one` is the whole task: pin the threads, take the run folder's lock, make the
+folder, call `compare.runner.execute` (the same entry point `mnist-compare run` uses,
+so the folder has the same files), render its report (with the renderer the CLI
+passes), and return a small record. A
+run that diverges or raises is a record with its error, never an exception: the
+sweep goes on. Only an interruption (Ctrl-C, SIGTERM) propagates.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from compare.runguard import RunLocked, holds_only_config, locked, run_status, stamped
+from compare.sweepconfig import RunTask
+from compare.threads import pin_worker_threads
+
+WORKER_THREADS = 1  # BLAS and TensorFlow threads per worker (docs/sweep.md, "Threads")
+
+
+def run_one(
+    task: RunTask, runs_dir: str, render: Callable[[Path], None] | None = None
+) -> dict[str, Any]:
+    """Run `task` into runs_dir/<task.folder>, then call `render(folder)` on a complete run
+    (the CLI passes its report renderer: compare's core never imports `reports`); returns
+    {folder, status, error, seconds, threads_pinned}."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {"folder": task.folder, "status": "failed", "error": ""}
+    needs_tensorflow = any(name != "scratch" for name in task.config.models)
+    pinned = pin_worker_threads(WORKER_THREADS, tensorflow=needs_tensorflow)
+    out = Path(runs_dir) / task.folder
+    try:
+        with locked(out):
+            record.update(_run_locked(task, out, render))
+    except RunLocked:
+        record["error"] = f"{out} is being written by another process"
+    except Exception as error:  # noqa: BLE001 - any failure is this run's, not the sweep's
+        record["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+    record["seconds"] = time.perf_counter() - started
+    record["threads_pinned"] = pinned
+    return record
+
+
+def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None) -> dict:
+    from compare.runfolder import prepare_out_dir
+    from compare.runner import execute
+    from compare.training import Diverged
+
+    if out.exists() and run_status(out) == "complete":
+        return {"status": "complete", "skipped": True}
+    if out.is_dir() and holds_only_config(out):  # stopped before it measured anything
+        shutil.rmtree(out)
+    elif out.exists():  # an earlier attempt that failed or was stopped: kept, not deleted
+        out.rename(stamped(out, run_status(out) or "unfinished"))
+    prepare_out_dir(out, overwrite=False)
+    invocation = f"mnist-compare sweep (cell {task.cell}, seed {task.seed})"
+    try:
+        summary = execute(task.config, out, invocation=invocation, quiet=True)
+    except Diverged as error:
+        return {"status": "diverged", "error": str(error)}
+    if summary["status"] == "complete" and render is not None:
+        render(out)
+    return {"status": summary["status"]}
