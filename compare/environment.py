@@ -41,7 +41,7 @@ def environment(include_tensorflow: bool = True) -> dict[str, Any]:
         "machine": platform.machine(),
     }
     if include_tensorflow:
-        info["tensorflow"], info["keras"] = _tf_versions()
+        info["tensorflow"], info["keras"] = tf_versions()
     return info
 
 
@@ -66,7 +66,7 @@ def _affinity() -> int | None:
         return None
 
 
-def _tf_versions() -> tuple[str | None, str | None]:
+def tf_versions() -> tuple[str | None, str | None]:
     """Versions of TensorFlow and Keras if they are importable (they are already loaded
     when the Keras twin trained)."""
     versions: list[str | None] = []

@@ -246,6 +246,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     prepare_out_dir(out, overwrite=args.overwrite)
     from compare.runner import execute
     from compare.training import Diverged
+    from compare.workers import WorkerFailed
 
     try:
         summary = execute(config, out, invocation=invocation(args), quiet=args.quiet)
@@ -257,7 +258,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
         note = "" if kept is None else f"; {_kept_note(out, status, kept)}"
-        if isinstance(error, Diverged):
+        if isinstance(error, (Diverged, WorkerFailed)):
             raise CliError(f"{error}{note}", exit_code=1) from None
         if isinstance(error, KeyboardInterrupt) and note:
             raise CliError(f"interrupted{note}", exit_code=130) from None

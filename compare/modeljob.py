@@ -1,0 +1,235 @@
+"""One model's part of a run, in whichever process it runs: build, train, evaluate, save.
+
+`train_model(spec, splits, job, link)` is the same code in the main process (a model
+training alone) and in a worker process (`compare.workers`); `link` is how it talks to
+the coordinator: the lockstep start weights, the checkpoints, the stop request and the
+live progress. `worker_main` is a worker process's whole life: map the shared data,
+then train one job per seed until told to exit.
+
+A worker measures its own training time (only `train_step`, as `compare.training`
+does), its prediction time and its own peak resident memory; the time it spends at
+lockstep checkpoints (sending weights, waiting for the other models) is kept apart
+in `Track.sync_seconds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from compare import runfolder
+from compare.data import Splits
+from compare.environment import peak_rss_mb, tf_versions
+from compare.models import Model, ModelFactory, _resolve, spec
+from compare.summary import Evaluation
+from compare.threads import pin_threads
+from compare.training import Diverged, Track, TrainingResult, train
+from scratch.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How to build one model: picklable, so it crosses to a spawned process.
+
+    `factory` is the registry's ("module:Class" or a module-level callable) or the one
+    `execute(factories=...)` gave. `backend` names the Keras backend of this process
+    (KERAS_BACKEND is read once per process, when Keras is first imported): room for
+    training the twin on JAX or PyTorch later; None keeps Keras's default."""
+
+    name: str
+    config: ModelConfig
+    factory: ModelFactory | str
+    files: tuple[str, str]  # the saved model and its NumPy weights: the registry's names
+    backend: str | None = None
+    threads: int = 1  # BLAS and TensorFlow intra-/inter-op threads of the worker (0: defaults)
+
+    @classmethod
+    def of(cls, name: str, config: ModelConfig, factory: ModelFactory | None = None,
+           **options: Any) -> WorkerSpec:  # fmt: skip
+        """The registered model `name` (a spawned worker does not see `register` calls made
+        in the coordinator, so everything it needs travels in the spec)."""
+        model = spec(name)
+        files = (model.file_name, model.weights_file_name)
+        return cls(name, config, factory or model.factory, files, **options)
+
+    def build(self, seed: int) -> Model:
+        if self.backend:
+            os.environ["KERAS_BACKEND"] = self.backend
+        factory = _resolve(self.factory) if isinstance(self.factory, str) else self.factory
+        return factory(self.config, seed=seed)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One seed's training for one model."""
+
+    seed: int
+    epochs: int
+    batch_size: int
+    lockstep: bool
+    first: bool  # the model whose initial weights every other one starts from
+    save_to: Path | None  # the run folder to save the model in (the first seed only)
+    title: str = ""  # before "epoch 1/10" on the bars: "seed 3 " with several seeds
+
+
+@dataclass
+class ModelReport:
+    """What a model's job sends back: its track (records, timings, memory; no model)."""
+
+    track: Track
+    status: str  # "complete" | "interrupted"
+    steps: int
+    evaluation: Evaluation
+    versions: dict[str, str | None]  # tensorflow/keras when this process loaded them
+
+
+class Link(Protocol):
+    """The coordinator, as a model's job sees it."""
+
+    def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]: ...
+
+    def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool: ...
+
+    def stopped(self) -> bool: ...
+
+    def progress(self, track: Track) -> Any: ...  # a `compare.progress.Progress` look-alike
+
+
+def evaluate_on_test(model: Model, splits: Splits) -> Evaluation:
+    start = time.perf_counter()
+    proba = np.asarray(model.predict_proba(splits.x_test))  # (n_test, 10)
+    seconds = time.perf_counter() - start
+    loss, accuracy = model.evaluate(splits.x_test, splits.y_test)
+    return Evaluation(
+        float(loss),
+        float(accuracy),
+        seconds,
+        proba.argmax(axis=1).astype(np.int64),
+        proba.max(axis=1),
+    )
+
+
+def save_model(out: Path, files: tuple[str, str], model: Model) -> None:
+    """The model's own file, and the NumPy copy of its weights when that file is not .npz."""
+    file_name, weights_file_name = files
+    model.save(out / file_name)  # every model saves atomically
+    if weights_file_name != file_name:  # e.g. keras_weights.npz beside keras.keras
+        weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+        runfolder.write_npz(out / weights_file_name, weights)
+
+
+def train_model(worker: WorkerSpec, splits: Splits, job: Job, link: Link) -> ModelReport:
+    """Build, (lockstep: start from the first model's weights), train, evaluate, save."""
+    model = worker.build(job.seed)
+    track = Track(worker.name, model)
+    start = time.perf_counter()
+    if job.lockstep:
+        model.set_weights(link.start_weights(model.get_weights(), job.first))
+
+    def checkpoint(step: int, epoch: int) -> bool:
+        begin = time.perf_counter()
+        go = link.checkpoint(step, epoch, model.get_weights())
+        track.sync_seconds += time.perf_counter() - begin
+        return go
+
+    track.sync_seconds = time.perf_counter() - start
+    result: TrainingResult = train(
+        {worker.name: track}, splits, epochs=job.epochs, batch_size=job.batch_size,
+        seed=job.seed, lockstep=False, progress=link.progress(track), title=job.title,
+        checkpoint=checkpoint if job.lockstep else None, stopped=link.stopped,
+    )  # fmt: skip
+    evaluation = evaluate_on_test(model, splits)
+    if job.save_to is not None:
+        save_model(job.save_to, worker.files, model)
+    track.peak_memory_mb = peak_rss_mb()
+    versions = {}
+    if "tensorflow" in sys.modules:  # never imported just to ask its version
+        versions = dict(zip(("tensorflow", "keras"), tf_versions(), strict=True))
+    track = dataclasses.replace(track, model=None)
+    return ModelReport(track, result.status, result.steps, evaluation, versions)
+
+
+# --- the worker process -------------------------------------------------------------
+
+
+def open_splits(shared: dict[str, Any]) -> Splits:
+    """The coordinator's `Splits`, its arrays memory-mapped read-only from .npy files."""
+    arrays = {key: np.load(path, mmap_mode="r") for key, path in shared["arrays"].items()}
+    return Splits(**arrays, **shared["fields"])
+
+
+class PipeLink:
+    """`Link` over a pipe to the coordinator, a shared stop flag and shared counters."""
+
+    def __init__(self, conn: Any, stop: Any, counters: Any, parent: int) -> None:
+        self.conn, self.stop, self.counters, self.parent = conn, stop, counters, parent
+
+    def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]:
+        if first:
+            self.conn.send(("start", weights))
+            return weights
+        message = self.conn.recv()  # ("start", weights) or ("stop",)
+        if message[0] != "start":
+            raise KeyboardInterrupt
+        return message[1]
+
+    def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool:
+        self.conn.send(("checkpoint", step, epoch, weights))
+        return self.conn.recv()[0] == "go"
+
+    def stopped(self) -> bool:
+        """The coordinator asked to stop, or it is gone (then nobody waits for us)."""
+        return bool(self.stop.value) or os.getppid() != self.parent
+
+    def progress(self, track: Track) -> WorkerProgress:
+        return WorkerProgress(self, track)
+
+
+class WorkerProgress:
+    """What `train` calls on its progress: counters the coordinator reads to draw the
+    bars (no message per step), and each finished epoch's record sent at its end."""
+
+    def __init__(self, link: PipeLink, track: Track) -> None:
+        self.link, self.track = link, track
+
+    def advance(self, name: str, loss: float, accuracy: float) -> None:
+        counters = self.link.counters
+        counters[0], counters[1], counters[2] = counters[0] + 1, loss, accuracy
+
+    def end_epoch(self, validation: dict[str, tuple[float, float]]) -> None:
+        record = self.track.epochs[-1]
+        self.link.conn.send(("epoch", record, self.track.train_seconds))
+
+    def start_epoch(self, *args: Any) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+def worker_main(worker: WorkerSpec, shared: dict[str, Any], conn: Any, stop: Any,
+                counters: Any, parent: int) -> None:  # fmt: skip
+    """A worker process: Ctrl-C is the coordinator's to handle (it sets `stop`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_threads(worker.threads)
+    splits = open_splits(shared)
+    conn.send(("ready", peak_rss_mb()))
+    link = PipeLink(conn, stop, counters, parent)
+    while (message := conn.recv())[0] == "job":
+        try:
+            conn.send(("done", train_model(worker, splits, message[1], link)))
+        except Diverged as error:
+            conn.send(("diverged", str(error), error.epoch, error.step, error.model))
+        except KeyboardInterrupt:  # stopped before training began (lockstep start)
+            conn.send(("stopped",))
+        except Exception as error:  # noqa: BLE001 - the coordinator names it in one line
+            conn.send(("error", f"{type(error).__name__}: {error}".splitlines()[0]))
+            return

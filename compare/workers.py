@@ -1,0 +1,358 @@
+"""Each model of a run trains in a worker process of its own, in lockstep (docs/run.md).
+
+`Workers(specs, splits, out, progress)` starts one spawned process per model (the
+coordinator, this process, never imports TensorFlow). The verified, preprocessed
+arrays reach the workers as read-only memory maps of .npy files written once into a
+hidden temp folder of the run folder, deleted as soon as every worker has mapped them.
+`run_seed` then sends each worker its job and serves it until all report back:
+
+- **lockstep**: the first model's initial weights go to the others; at steps 1, 10,
+  100, ... and at each epoch end every worker sends its weights and waits; when all
+  have arrived the coordinator records every pair's difference and lets them go on.
+  A worker waits only there, and that time is not training time (`sync_seconds`).
+- **progress**: workers count steps in shared memory; the coordinator draws the bars.
+- **stopping**: Ctrl-C or SIGTERM (to this process) sets a shared flag that every
+  worker checks after each step, as `train` checks its own; a worker that stops
+  (interrupted, diverged) stops the others the same way. Each then evaluates and saves
+  what it has, as an interrupted in-process run does.
+- **failures**: a worker that dies (killed, out of memory, a crash in TensorFlow) or
+  raises ends the run with `WorkerFailed`, one line naming the model; the others are
+  killed, and the epochs recorded so far stay with the coordinator (`tracks`).
+
+`InProcess` runs one model the same way (`compare.modeljob.train_model`) inside this
+process: with nothing to run beside, a worker would buy nothing but its start-up time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compare.data import Splits
+from compare.metrics import model_pairs, weight_difference
+from compare.modeljob import Job, ModelReport, WorkerSpec, train_model, worker_main
+from compare.progress import Progress
+from compare.summary import Evaluation
+from compare.training import Diverged, StopFlag, Track, TrainingResult, WeightDiff
+
+SPAWN = multiprocessing.get_context("spawn")
+POLL_SECONDS = 0.1  # how often the bars are redrawn and the stop flag looked at
+
+
+class WorkerFailed(Exception):
+    """A worker process died or raised; the message is one line naming the model."""
+
+    def __init__(self, message: str, model: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+@dataclasses.dataclass
+class Worker:
+    spec: WorkerSpec
+    process: Any
+    conn: Any  # the coordinator's end of the pipe
+    counters: Any  # shared doubles: steps taken, running loss, running accuracy
+    idle_mb: float = 0.0  # the worker's peak RSS once started, with the data mapped
+
+
+def share_splits(splits: Splits, folder: Path) -> dict[str, Any]:
+    """Write `splits`' arrays as .npy files in `folder`; what `open_splits` needs."""
+    arrays, fields = {}, {}
+    for field in dataclasses.fields(splits):
+        value = getattr(splits, field.name)
+        if isinstance(value, np.ndarray):
+            arrays[field.name] = str(folder / f"{field.name}.npy")
+            np.save(arrays[field.name], value)
+        else:
+            fields[field.name] = value
+    return {"arrays": arrays, "fields": fields}
+
+
+class Workers:
+    """One worker process per model; `run_seed` trains them all on one seed."""
+
+    def __init__(
+        self, specs: list[WorkerSpec], splits: Splits, out: Path, progress: Progress
+    ) -> None:
+        self.specs, self.splits, self.out, self.progress = specs, splits, out, progress
+        self.stop = SPAWN.RawValue("b", 0)
+        self.workers: dict[str, Worker] = {}
+        self.tracks: dict[str, Track] = {}  # this seed's records so far, as they arrive
+        self.versions: dict[str, str | None] = {}
+
+    def __enter__(self) -> Workers:
+        temp = Path(tempfile.mkdtemp(prefix=".shared-data-", dir=self.out))
+        try:
+            shared = share_splits(self.splits, temp)
+            for spec in self.specs:
+                self.workers[spec.name] = self._start(spec, shared)
+            for worker in self.workers.values():
+                worker.idle_mb = self._receive(worker, "ready")[1]
+        except BaseException:
+            self._kill()
+            raise
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)  # mapped files live on until unmapped
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            for worker in self.workers.values():
+                worker.conn.send(("exit",))
+                worker.process.join(timeout=10)
+        self._kill()
+
+    def _start(self, spec: WorkerSpec, shared: dict[str, Any]) -> Worker:
+        conn, child = SPAWN.Pipe()
+        counters = SPAWN.RawArray("d", 3)
+        process = SPAWN.Process(
+            target=worker_main, name=f"mnist-compare {spec.name}", daemon=True,
+            args=(spec, shared, child, self.stop, counters, os.getpid()),
+        )  # fmt: skip
+        process.start()
+        child.close()
+        return Worker(spec, process, conn, counters)
+
+    def _kill(self) -> None:
+        for worker in self.workers.values():
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(timeout=10)
+
+    def _receive(self, worker: Worker, expected: str) -> tuple:
+        """The worker's next message; WorkerFailed if it dies or fails first."""
+        try:
+            while not worker.conn.poll(POLL_SECONDS):
+                if not worker.process.is_alive():
+                    raise self._died(worker)
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            raise self._died(worker) from None
+        if message[0] == "error":
+            raise WorkerFailed(
+                f"the {worker.spec.name} worker failed: {message[1]}", worker.spec.name
+            )
+        return message
+
+    def _died(self, worker: Worker) -> WorkerFailed:
+        worker.process.join(timeout=5)
+        code = worker.process.exitcode
+        how = (
+            f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+        )
+        steps = int(worker.counters[0])
+        return WorkerFailed(
+            f"the {worker.spec.name} worker process died ({how}) after {steps} steps; "
+            "the run stopped, the other workers too, and the run folder keeps what was "
+            "measured so far (status failed)",
+            worker.spec.name,
+        )
+
+    def run_seed(self, job: Job) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        """Train every model on `job` (its `first` is ignored); see the module docstring."""
+        return _Seed(self, job).run()
+
+
+class _Seed:
+    """The coordinator's side of one seed: messages in, lockstep rows out."""
+
+    def __init__(self, pool: Workers, job: Job) -> None:
+        self.pool, self.job = pool, job
+        self.names = list(pool.workers)
+        self.diffs: list[WeightDiff] = []
+        self.pending: dict[int, dict[str, tuple]] = {}  # checkpoint number -> name -> message
+        self.seen = dict.fromkeys(self.names, 0)  # checkpoints each worker reached
+        self.reports: dict[str, ModelReport] = {}
+        self.stopping = False
+        self.signalled = StopFlag()
+        self.shown = 1  # the epoch the bars show
+        self.steps_per_epoch = -(-len(pool.splits.y_train) // job.batch_size)
+        pool.tracks = {n: Track(n, None, idle_memory_mb=w.idle_mb) for n, w in pool.workers.items()}
+
+    def run(self) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        pool = self.pool
+        pool.stop.value = 0
+        for number, worker in enumerate(pool.workers.values()):
+            worker.counters[0] = 0
+            worker.conn.send(("job", dataclasses.replace(self.job, first=number == 0)))
+        self._start_bars()
+        try:
+            with self.signalled.installed():
+                while len(self.reports) < len(self.names):
+                    self._serve_ready()
+                    self._draw()
+        finally:
+            pool.progress.stop()
+        return self._result()
+
+    def _serve_ready(self) -> None:
+        pool = self.pool
+        busy = [w for n, w in pool.workers.items() if n not in self.reports]
+        ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], POLL_SECONDS)
+        if self.signalled.set:
+            self._stop_all()
+        for worker in busy:
+            if worker.conn in ready or worker.process.sentinel in ready:
+                self._drain(worker)
+
+    def _drain(self, worker: Worker) -> None:
+        """Handle every message the worker sent; a closed pipe means it died."""
+        try:
+            while worker.spec.name not in self.reports and worker.conn.poll():
+                self._handle(worker, worker.conn.recv())
+        except (EOFError, OSError):
+            raise self.pool._died(worker) from None
+        if worker.spec.name not in self.reports and not worker.process.is_alive():
+            raise self.pool._died(worker)
+
+    def _handle(self, worker: Worker, message: tuple) -> None:
+        if self.signalled.set:  # Ctrl-C or SIGTERM: before anyone is let past a checkpoint
+            self._stop_all()
+        name, kind = worker.spec.name, message[0]
+        if kind == "start":
+            for other in self.pool.workers.values():
+                if other is not worker:
+                    other.conn.send(message)
+        elif kind == "checkpoint":
+            self._checkpoint(name, message)
+        elif kind == "epoch":
+            track = self.pool.tracks[name]
+            track.epochs.append(message[1])
+            track.train_seconds = message[2]
+        elif kind == "done":
+            self.reports[name] = message[1]
+            if message[1].status == "interrupted":
+                self._stop_all()
+        elif kind == "diverged":
+            self._stop_all()
+            raise Diverged(message[1], message[2], message[3], message[4])
+        elif kind == "error":
+            raise WorkerFailed(f"the {name} worker failed: {message[1]}", name)
+
+    def _checkpoint(self, name: str, message: tuple) -> None:
+        number = self.seen[name]
+        self.seen[name] += 1
+        arrived = self.pending.setdefault(number, {})
+        arrived[name] = message
+        if self.stopping:
+            self.pool.workers[name].conn.send(("stop",))
+        elif len(arrived) == len(self.names):
+            _, step, epoch, _ = arrived[self.names[0]]
+            weights = {n: arrived[n][3] for n in self.names}
+            self.diffs += [
+                WeightDiff(step, epoch, a, b, *weight_difference(weights[a], weights[b]))
+                for a, b in model_pairs(self.names)
+            ]
+            for other in self.names:
+                self.pool.workers[other].conn.send(("go",))
+            del self.pending[number]
+
+    def _stop_all(self) -> None:
+        """Every worker stops after its current step; those waiting at a checkpoint now."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.pool.stop.value = 1
+        for arrived in self.pending.values():
+            for name in arrived:
+                self.pool.workers[name].conn.send(("stop",))
+        self.pending.clear()
+
+    def _start_bars(self) -> None:
+        title = f"{self.job.title}epoch {self.shown}/{self.job.epochs}"
+        self.pool.progress.start_epoch(title, tuple(self.names), self.steps_per_epoch)
+
+    def _draw(self) -> None:
+        """The bars from the shared counters; an epoch's validation line once all finished it."""
+        progress, tracks = self.pool.progress, self.pool.tracks
+        if all(len(t.epochs) >= self.shown for t in tracks.values()):
+            records = {n: t.epochs[self.shown - 1] for n, t in tracks.items()}
+            progress.end_epoch({n: (r.val_loss, r.val_accuracy) for n, r in records.items()
+                                if r.val_loss is not None})  # fmt: skip
+            self.shown += 1
+            if self.shown <= self.job.epochs and not self.stopping:
+                self._start_bars()
+        for name, worker in self.pool.workers.items():
+            steps, loss, accuracy = worker.counters[:]
+            done = min(max(int(steps) - (self.shown - 1) * self.steps_per_epoch, 0),
+                       self.steps_per_epoch)  # fmt: skip
+            progress.show(name, done, loss, accuracy)
+
+    def _result(self) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        tracks = {}
+        for name in self.names:
+            report = self.reports[name]
+            tracks[name] = dataclasses.replace(
+                report.track, idle_memory_mb=self.pool.workers[name].idle_mb
+            )
+            self.pool.versions.update(report.versions)
+        self.pool.tracks = tracks
+        interrupted = any(r.status == "interrupted" for r in self.reports.values())
+        steps = self.reports[self.names[0]].steps
+        result = TrainingResult(
+            tracks, self.diffs, "interrupted" if interrupted else "complete", steps
+        )
+        return result, {name: report.evaluation for name, report in self.reports.items()}
+
+
+class InProcess:
+    """One model, trained in this process by the same `train_model` a worker runs."""
+
+    def __init__(
+        self, spec: WorkerSpec, splits: Splits, progress: Progress, idle_mb: float,
+        threads: contextlib.AbstractContextManager,
+    ) -> None:  # fmt: skip
+        self.spec, self.splits, self.link = spec, splits, _LocalLink(progress)
+        self.idle_mb, self.threads = idle_mb, threads
+        self.tracks: dict[str, Track] = {}
+        self.versions: dict[str, str | None] = {}
+
+    def __enter__(self) -> InProcess:
+        self.threads.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.threads.__exit__(*exc)
+
+    def run_seed(self, job: Job) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        try:
+            report = train_model(self.spec, self.splits, job, self.link)
+        finally:
+            self.tracks = {self.spec.name: self.link.track}
+        track = dataclasses.replace(report.track, idle_memory_mb=self.idle_mb)
+        self.tracks = {self.spec.name: track}
+        self.versions.update(report.versions)
+        result = TrainingResult(self.tracks, [], report.status, report.steps)
+        return result, {self.spec.name: report.evaluation}
+
+
+class _LocalLink:
+    """`Link` for a model alone in this process: nobody to wait for or to stop it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self.track: Track | None = None
+
+    def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]:
+        return weights
+
+    def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool:
+        return True
+
+    def stopped(self) -> bool:
+        return False
+
+    def progress(self, track: Track) -> Progress:
+        self.track = track
+        return self._progress

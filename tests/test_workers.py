@@ -1,0 +1,132 @@
+"""Each model in its own worker process (compare/workers.py), on real MNIST.
+
+A second scratch network registered as "twin" trains beside scratch, so most of these
+runs need no TensorFlow: through the workers the twins must stay bit-equal, and each
+must train exactly as a model trained alone. Failures are real: a worker that SIGKILLs
+itself mid-run, a SIGTERM sent to the coordinator by a worker. One Keras run checks
+the float64 lockstep through workers and each worker's own peak memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+
+import pytest
+
+from compare import models
+from compare.cli import main
+from compare.runconfig import resolve
+from compare.runfolder import prepare_out_dir
+from compare.runner import execute
+from scratch import Network
+
+pytestmark = [pytest.mark.mnist]
+
+SMALL = ["--limit-train", "1000", "--val-size", "500", "--no-report", "--quiet"]
+
+
+class SignalsAtStep(Network):
+    """A real scratch network that, after step 40, sends a signal (to the coordinator,
+    its parent, or to its own worker process)."""
+
+    SIGNAL, TARGET = signal.SIGTERM, "parent"
+
+    def train_step(self, x_batch, y_batch):
+        loss = super().train_step(x_batch, y_batch)
+        if self.iterations == 40:
+            os.kill(os.getppid() if self.TARGET == "parent" else os.getpid(), self.SIGNAL)
+        return loss
+
+
+class KilledAtStep(SignalsAtStep):
+    SIGNAL, TARGET = signal.SIGKILL, "self"
+
+
+@pytest.fixture
+def twin():
+    """A second, registered scratch network (float32, the same code as scratch)."""
+    models.register("twin", Network, suffix=".npz", label="Twin", color="#2ca02c")
+    yield
+    models.unregister("twin")
+
+
+def read_rows(path):
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def run_cli(out, *extra):
+    return main(["run", *SMALL, "--out", str(out), *extra])
+
+
+def test_twins_in_two_workers_stay_equal_and_train_as_alone(twin, mnist_dir, tmp_path):
+    both, alone = tmp_path / "both", tmp_path / "alone"
+    argv = ["--data-dir", str(mnist_dir), "--epochs", "2"]
+    assert run_cli(both, *argv, "--models", "scratch,twin") == 0
+    assert run_cli(alone, *argv, "--models", "scratch") == 0
+    lockstep = read_rows(both / "lockstep.csv")
+    assert [int(r["step"]) for r in lockstep] == [1, 10, 32, 64]  # 32 steps an epoch
+    assert all(float(r["max_abs_weight_diff"]) == 0.0 for r in lockstep)
+    summary = json.loads((both / "summary.json").read_text())
+    assert summary["environment"]["processes"]["worker_per_model"] is True
+    # the worker trained on the same data in the same order as the run process alone
+    rows = {r["model"]: r for r in read_rows(both / "metrics.csv") if r["epoch"] == "2"}
+    solo = next(r for r in read_rows(alone / "metrics.csv") if r["epoch"] == "2")
+    assert rows["scratch"]["train_loss"] == rows["twin"]["train_loss"] == solo["train_loss"]
+    assert rows["scratch"]["val_loss"] == solo["val_loss"]
+    for name in ("scratch", "twin"):
+        result = summary["models"][name]
+        assert result["sync_seconds"] >= 0 and result["train_seconds"] > 0
+        assert 0 < result["idle_memory_mb"] <= result["peak_memory_mb"]
+    assert not [p for p in both.iterdir() if p.name.startswith(".")]  # no shared data left
+
+
+def test_a_worker_killed_mid_run_is_one_line_naming_it(twin, mnist_dir, tmp_path, capsys):
+    models.unregister("twin")
+    models.register("twin", KilledAtStep, suffix=".npz", label="Twin", color="#2ca02c")
+    out = tmp_path / "run"
+    code = run_cli(out, "--data-dir", str(mnist_dir), "--epochs", "3", "--models", "scratch,twin")
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "mnist-compare: error: the twin worker process died (killed by SIGKILL)" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["failed"] == {"model": "twin"}
+    epochs = [(r["model"], r["epoch"]) for r in read_rows(out / "metrics.csv")]
+    assert epochs == [("scratch", "1"), ("twin", "1")]  # the epoch both finished is kept
+
+
+def test_sigterm_to_the_coordinator_stops_every_worker_and_keeps_results(twin, mnist_dir, tmp_path):
+    models.unregister("twin")
+    models.register("twin", SignalsAtStep, suffix=".npz", label="Twin", color="#2ca02c")
+    config = resolve(
+        {
+            "epochs": 50,
+            "models": ["scratch", "twin"],
+            "data": {"data_dir": str(mnist_dir), "limit_train": 1000, "val_size": 500},
+        }
+    )
+    out = prepare_out_dir(tmp_path / "run", overwrite=False)
+    summary = execute(config, out, quiet=True)
+    assert summary["status"] == "interrupted"
+    completed = {name: r["epochs_completed"] for name, r in summary["models"].items()}
+    assert completed == {"scratch": 1, "twin": 1}  # stopped in epoch 2, of 50
+    assert (out / "scratch.npz").is_file() and (out / "twin.npz").is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is restored
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_float64_lockstep_through_workers_and_each_workers_own_memory(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--data-dir", str(mnist_dir), "--epochs", "1", "--dtype", "float64"]
+    assert run_cli(out, *argv) == 0
+    lockstep = read_rows(out / "lockstep.csv")
+    assert len(lockstep) == 3 and max(float(r["max_abs_weight_diff"]) for r in lockstep) <= 1e-10
+    summary = json.loads((out / "summary.json").read_text())
+    scratch, keras = summary["models"]["scratch"], summary["models"]["keras"]
+    assert keras["peak_memory_mb"] > 2 * scratch["peak_memory_mb"]  # measured 788 vs 132 MB
+    assert summary["environment"]["tensorflow"]  # reported by the Keras worker
+    assert "whole run process" not in summary["memory"]["note"]
