@@ -3,8 +3,9 @@
 `train_model(spec, splits, job, link)` is the same code in the main process (a model
 training alone) and in a worker process (`compare.workers`); `link` is how it talks to
 the coordinator: the lockstep start weights, the checkpoints, the stop request and the
-live progress. `worker_main` is a worker process's whole life: map the shared data,
-then train one job per seed until told to exit.
+live progress. `worker_main` is a worker process's whole life: map the shared data
+(`share_splits` writes it, `open_splits` maps it), then train one job per seed until
+told to exit. `InProcess` runs a model alone in the run process.
 
 A worker measures its own training time (only `train_step`, as `compare.training`
 does), its prediction time and its own peak resident memory; the time it spends at
@@ -14,6 +15,7 @@ in `Track.sync_seconds`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -29,6 +31,7 @@ from compare import runfolder
 from compare.data import Splits
 from compare.environment import peak_rss_mb, tf_versions
 from compare.models import Model, ModelFactory, _resolve, spec
+from compare.progress import Progress
 from compare.summary import Evaluation
 from compare.threads import pin_threads
 from compare.training import Diverged, Track, TrainingResult, train
@@ -160,6 +163,19 @@ def train_model(worker: WorkerSpec, splits: Splits, job: Job, link: Link) -> Mod
 # --- the worker process -------------------------------------------------------------
 
 
+def share_splits(splits: Splits, folder: Path) -> dict[str, Any]:
+    """Write `splits`' arrays as .npy files in `folder`; what `open_splits` needs."""
+    arrays, fields = {}, {}
+    for field in dataclasses.fields(splits):
+        value = getattr(splits, field.name)
+        if isinstance(value, np.ndarray):
+            arrays[field.name] = str(folder / f"{field.name}.npy")
+            np.save(arrays[field.name], value)
+        else:
+            fields[field.name] = value
+    return {"arrays": arrays, "fields": fields}
+
+
 def open_splits(shared: dict[str, Any]) -> Splits:
     """The coordinator's `Splits`, its arrays memory-mapped read-only from .npy files."""
     arrays = {key: np.load(path, mmap_mode="r") for key, path in shared["arrays"].items()}
@@ -176,10 +192,7 @@ class PipeLink:
         if first:
             self.conn.send(("start", weights))
             return weights
-        message = self.conn.recv()  # ("start", weights) or ("stop",)
-        if message[0] != "start":
-            raise KeyboardInterrupt
-        return message[1]
+        return self.conn.recv()[1]  # ("start", weights)
 
     def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool:
         self.conn.send(("checkpoint", step, epoch, weights))
@@ -219,17 +232,77 @@ def worker_main(worker: WorkerSpec, shared: dict[str, Any], conn: Any, stop: Any
                 counters: Any, parent: int) -> None:  # fmt: skip
     """A worker process: Ctrl-C is the coordinator's to handle (it sets `stop`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _serve(worker, shared, conn, PipeLink(conn, stop, counters, parent))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the coordinator is gone: nobody is left to report to
+
+
+def _serve(worker: WorkerSpec, shared: dict[str, Any], conn: Any, link: PipeLink) -> None:
     pin_threads(worker.threads)
     splits = open_splits(shared)
     conn.send(("ready", peak_rss_mb()))
-    link = PipeLink(conn, stop, counters, parent)
     while (message := conn.recv())[0] == "job":
         try:
             conn.send(("done", train_model(worker, splits, message[1], link)))
         except Diverged as error:
             conn.send(("diverged", str(error), error.epoch, error.step, error.model))
-        except KeyboardInterrupt:  # stopped before training began (lockstep start)
-            conn.send(("stopped",))
         except Exception as error:  # noqa: BLE001 - the coordinator names it in one line
             conn.send(("error", f"{type(error).__name__}: {error}".splitlines()[0]))
             return
+
+
+# --- a model alone, in this process ----------------------------------------------
+
+
+class InProcess:
+    """One model, trained in this process by the same `train_model` a worker runs."""
+
+    def __init__(
+        self, spec: WorkerSpec, splits: Splits, progress: Progress, idle_mb: float,
+        threads: contextlib.AbstractContextManager,
+    ) -> None:  # fmt: skip
+        self.spec, self.splits, self.link = spec, splits, _LocalLink(progress)
+        self.idle_mb, self.threads = idle_mb, threads
+        self.tracks: dict[str, Track] = {}
+        self.versions: dict[str, str | None] = {}
+        self.start_seconds = 0.0
+
+    def __enter__(self) -> InProcess:
+        self.threads.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.threads.__exit__(*exc)
+
+    def run_seed(self, job: Job) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        try:
+            report = train_model(self.spec, self.splits, job, self.link)
+        finally:
+            self.tracks = {self.spec.name: self.link.track}
+        track = dataclasses.replace(report.track, idle_memory_mb=self.idle_mb)
+        self.tracks = {self.spec.name: track}
+        self.versions.update(report.versions)
+        result = TrainingResult(self.tracks, [], report.status, report.steps)
+        return result, {self.spec.name: report.evaluation}
+
+
+class _LocalLink:
+    """`Link` for a model alone in this process: nobody to wait for or to stop it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self.track: Track | None = None
+
+    def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]:
+        return weights
+
+    def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool:
+        return True
+
+    def stopped(self) -> bool:
+        return False
+
+    def progress(self, track: Track) -> Progress:
+        self.track = track
+        return self._progress

@@ -1,13 +1,14 @@
 """`mnist-compare run` end to end: data, models, training, evaluation, the run folder.
 
-`execute(config, out, ...)` loads MNIST once, then for each seed builds the models
-named in the config from the registry (`compare.models`; in lockstep mode every
-model starts from the first model's initial weights), trains them on identical
-batches (`compare.training`), evaluates them on the test set and writes the run
-folder (docs/architecture.md). With several seeds the top-level files describe the
-first seed in full; `seeds.csv` and `summary.json["multi_seed"]` hold every seed.
-The data split always uses the base seed, so every seed trains and validates on
-the same images.
+`execute(config, out, ...)` loads MNIST once, then for each seed trains the models
+named in the config, each in a worker process of its own (`compare.workers`; a model
+alone trains in this process), built from the registry (`compare.models`; in lockstep
+mode every model starts from the first model's initial weights), on identical batches
+(`compare.training`); each is evaluated on the test set and saved where it trained,
+and this process writes the rest of the run folder (docs/architecture.md). With
+several seeds the top-level files describe the first seed in full; `seeds.csv` and
+`summary.json["multi_seed"]` hold every seed. The data split always uses the base
+seed, so every seed trains and validates on the same images.
 
 The report is not rendered here: compare's core never imports `reports`; the CLI
 (`compare/commands/run.py`) renders it after `execute` returns.
@@ -21,14 +22,14 @@ from typing import Any
 from compare import metrics, runfolder
 from compare.data import MnistData, Splits, load_mnist, make_splits
 from compare.environment import peak_rss_mb
-from compare.modeljob import Job, WorkerSpec, evaluate_on_test
+from compare.modeljob import InProcess, Job, WorkerSpec, evaluate_on_test
 from compare.models import ModelFactory, spec
 from compare.progress import Progress
 from compare.runconfig import RunConfig, to_toml
 from compare.summary import Evaluation, build_summary, header, now, records
 from compare.threads import blas_threads, tf_threads
 from compare.training import Diverged, Track, TrainingResult
-from compare.workers import InProcess, WorkerFailed, Workers
+from compare.workers import WorkerFailed, Workers
 
 __all__ = ["build_tracks", "evaluate_on_test", "execute"]
 
@@ -63,8 +64,10 @@ def execute(
 ) -> dict[str, Any]:
     """Run everything and write the run folder `out` (which must exist); returns the summary.
 
-    `factories` replaces the registry's factory of the models it names (tests use it).
-    Raises `compare.training.Diverged` after recording a diverged run."""
+    `factories` replaces the registry's factory of the models it names (tests use it; in
+    a worker process it must be importable by name: a module-level class or function).
+    Raises `compare.training.Diverged` after recording a diverged run, and
+    `compare.workers.WorkerFailed` after recording a run whose worker died or failed."""
     progress = Progress(quiet)
     started = now()
     data = load_mnist(config.data.data_dir, verify=config.data.verify)
@@ -124,9 +127,11 @@ def _all_seeds(
         try:
             result, outcomes = trainer.run_seed(job)
         except (Diverged, WorkerFailed) as error:
+            base["processes"]["start_seconds"] = trainer.start_seconds
             base["framework_versions"] = trainer.versions
             _write_failure(base, trainer.tracks, error, (first, per_seed, seed, number))
             raise
+        base["processes"]["start_seconds"] = trainer.start_seconds
         base["framework_versions"] = trainer.versions
         tracks = result.tracks
         if number == 0:

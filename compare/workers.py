@@ -19,28 +19,26 @@ hidden temp folder of the run folder, deleted as soon as every worker has mapped
   raises ends the run with `WorkerFailed`, one line naming the model; the others are
   killed, and the epochs recorded so far stay with the coordinator (`tracks`).
 
-`InProcess` runs one model the same way (`compare.modeljob.train_model`) inside this
+`compare.modeljob.InProcess` runs one model the same way (`train_model`) inside this
 process: with nothing to run beside, a worker would buy nothing but its start-up time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import multiprocessing
 import os
 import shutil
 import signal
 import tempfile
+import time
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from compare.data import Splits
 from compare.metrics import model_pairs, weight_difference
-from compare.modeljob import Job, ModelReport, WorkerSpec, train_model, worker_main
+from compare.modeljob import Job, ModelReport, WorkerSpec, share_splits, worker_main
 from compare.progress import Progress
 from compare.summary import Evaluation
 from compare.training import Diverged, StopFlag, Track, TrainingResult, WeightDiff
@@ -66,19 +64,6 @@ class Worker:
     idle_mb: float = 0.0  # the worker's peak RSS once started, with the data mapped
 
 
-def share_splits(splits: Splits, folder: Path) -> dict[str, Any]:
-    """Write `splits`' arrays as .npy files in `folder`; what `open_splits` needs."""
-    arrays, fields = {}, {}
-    for field in dataclasses.fields(splits):
-        value = getattr(splits, field.name)
-        if isinstance(value, np.ndarray):
-            arrays[field.name] = str(folder / f"{field.name}.npy")
-            np.save(arrays[field.name], value)
-        else:
-            fields[field.name] = value
-    return {"arrays": arrays, "fields": fields}
-
-
 class Workers:
     """One worker process per model; `run_seed` trains them all on one seed."""
 
@@ -90,8 +75,10 @@ class Workers:
         self.workers: dict[str, Worker] = {}
         self.tracks: dict[str, Track] = {}  # this seed's records so far, as they arrive
         self.versions: dict[str, str | None] = {}
+        self.start_seconds = 0.0  # writing the shared data, starting and readying the workers
 
     def __enter__(self) -> Workers:
+        start = time.perf_counter()
         temp = Path(tempfile.mkdtemp(prefix=".shared-data-", dir=self.out))
         try:
             shared = share_splits(self.splits, temp)
@@ -104,6 +91,7 @@ class Workers:
             raise
         finally:
             shutil.rmtree(temp, ignore_errors=True)  # mapped files live on until unmapped
+        self.start_seconds = time.perf_counter() - start
         return self
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
@@ -303,56 +291,4 @@ class _Seed:
         result = TrainingResult(
             tracks, self.diffs, "interrupted" if interrupted else "complete", steps
         )
-        return result, {name: report.evaluation for name, report in self.reports.items()}
-
-
-class InProcess:
-    """One model, trained in this process by the same `train_model` a worker runs."""
-
-    def __init__(
-        self, spec: WorkerSpec, splits: Splits, progress: Progress, idle_mb: float,
-        threads: contextlib.AbstractContextManager,
-    ) -> None:  # fmt: skip
-        self.spec, self.splits, self.link = spec, splits, _LocalLink(progress)
-        self.idle_mb, self.threads = idle_mb, threads
-        self.tracks: dict[str, Track] = {}
-        self.versions: dict[str, str | None] = {}
-
-    def __enter__(self) -> InProcess:
-        self.threads.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.threads.__exit__(*exc)
-
-    def run_seed(self, job: Job) -> tuple[TrainingResult, dict[str, Evaluation]]:
-        try:
-            report = train_model(self.spec, self.splits, job, self.link)
-        finally:
-            self.tracks = {self.spec.name: self.link.track}
-        track = dataclasses.replace(report.track, idle_memory_mb=self.idle_mb)
-        self.tracks = {self.spec.name: track}
-        self.versions.update(report.versions)
-        result = TrainingResult(self.tracks, [], report.status, report.steps)
-        return result, {self.spec.name: report.evaluation}
-
-
-class _LocalLink:
-    """`Link` for a model alone in this process: nobody to wait for or to stop it."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self.track: Track | None = None
-
-    def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]:
-        return weights
-
-    def checkpoint(self, step: int, epoch: int, weights: list[np.ndarray]) -> bool:
-        return True
-
-    def stopped(self) -> bool:
-        return False
-
-    def progress(self, track: Track) -> Progress:
-        self.track = track
-        return self._progress
+        return result, {name: self.reports[name].evaluation for name in self.names}

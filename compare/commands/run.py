@@ -110,8 +110,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--blas-threads",
         type=int,
         metavar="N",
-        help="OpenBLAS threads for the scratch network (default 1, the fastest for these "
-        "small products; 0: OpenBLAS's own default)",
+        help="threads for each model: OpenBLAS for the scratch network, TensorFlow's intra- "
+        "and inter-op pools for Keras (default 1: each model trains in its own process "
+        "on one core; 0: the libraries' own defaults)",
     )
     training.add_argument(
         "--force", action="store_true", help="train even above the memory estimate's limit"
