@@ -31,7 +31,8 @@ from compare.training import Track, TrainingResult
 
 FORMAT_VERSION = 1
 MEMORY_NOTE = (
-    "each model's peak_memory_mb is the peak resident set size (ru_maxrss) of the process it "
+    "each model's peak_memory_mb is the peak resident set size (VmHWM on Linux, else "
+    "ru_maxrss) of the process it "
     "trained in, read after its training, evaluation and saving: its own worker process when "
     "several models train (one per model), this run process when one model trains alone. "
     "idle_memory_mb is that process before it built its model (a started worker with the "

@@ -25,6 +25,7 @@ process: with nothing to run beside, a worker would buy nothing but its start-up
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -85,7 +86,7 @@ class Workers:
             for spec in self.specs:
                 self.workers[spec.name] = self._start(spec, shared)
             for worker in self.workers.values():
-                worker.idle_mb = self._receive(worker, "ready")[1]
+                worker.idle_mb = self._receive(worker)[1]  # ("ready", peak RSS)
         except BaseException:
             self._kill()
             raise
@@ -97,7 +98,9 @@ class Workers:
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if kind is None:
             for worker in self.workers.values():
-                worker.conn.send(("exit",))
+                with contextlib.suppress(OSError):  # a worker already gone is killed below
+                    worker.conn.send(("exit",))
+            for worker in self.workers.values():
                 worker.process.join(timeout=10)
         self._kill()
 
@@ -118,7 +121,7 @@ class Workers:
                 worker.process.kill()
             worker.process.join(timeout=10)
 
-    def _receive(self, worker: Worker, expected: str) -> tuple:
+    def _receive(self, worker: Worker) -> tuple:
         """The worker's next message; WorkerFailed if it dies or fails first."""
         try:
             while not worker.conn.poll(POLL_SECONDS):

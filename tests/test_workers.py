@@ -14,6 +14,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from compare import models
@@ -130,3 +131,13 @@ def test_float64_lockstep_through_workers_and_each_workers_own_memory(mnist_dir,
     assert keras["peak_memory_mb"] > 2 * scratch["peak_memory_mb"]  # measured 788 vs 132 MB
     assert summary["environment"]["tensorflow"]  # reported by the Keras worker
     assert "whole run process" not in summary["memory"]["note"]
+
+
+def test_a_spawned_process_reports_its_own_peak_memory_not_its_parents():
+    from compare.environment import peak_rss_mb
+    from compare.workers import SPAWN
+
+    ballast = np.ones(40_000_000)  # 305 MiB resident in this process
+    with SPAWN.Pool(1) as pool:
+        child = pool.apply(peak_rss_mb)
+    assert ballast[-1] == 1 and child < peak_rss_mb() - 250  # ru_maxrss would say >= ours
