@@ -105,10 +105,11 @@ def _trainer(
     threads = config.blas_threads or None
     base["processes"] = {
         "worker_per_model": len(specs) > 1,
+        "schedule": config.schedule if len(specs) > 1 else None,
         "blas_threads": threads, "tf_intra_op_threads": threads, "tf_inter_op_threads": threads,
     }  # fmt: skip
     if len(specs) > 1:
-        return Workers(specs, splits, out, progress)
+        return Workers(specs, splits, out, progress, in_turn=config.schedule == "in-turn")
     return InProcess(specs[0], splits, progress, base["baseline_mb"], tf_threads(threads))
 
 

@@ -91,7 +91,7 @@ def build_summary(
     pairs = [agreement.to_dict() for agreement in agreements]
     if agreements:
         summary["agreement"] = agreements[0].named_dict()  # the first pair, named keys
-    if config.lockstep:
+    if config.lockstep and pairs:  # (in turn, a run interrupted early may have one model)
         for pair in pairs:
             at_epoch_end = _epoch_end_diffs(result, *pair["models"])
             pair["max_abs_weight_diff"] = [a for a, _ in at_epoch_end]

@@ -69,9 +69,11 @@ class Workers:
     """One worker process per model; `run_seed` trains them all on one seed."""
 
     def __init__(
-        self, specs: list[WorkerSpec], splits: Splits, out: Path, progress: Progress
-    ) -> None:
+        self, specs: list[WorkerSpec], splits: Splits, out: Path, progress: Progress,
+        in_turn: bool = True,
+    ) -> None:  # fmt: skip
         self.specs, self.splits, self.out, self.progress = specs, splits, out, progress
+        self.in_turn = in_turn  # one model at a time, else all at once
         self.stop = SPAWN.RawValue("b", 0)
         self.workers: dict[str, Worker] = {}
         self.tracks: dict[str, Track] = {}  # this seed's records so far, as they arrive
@@ -161,9 +163,12 @@ class _Seed:
     def __init__(self, pool: Workers, job: Job) -> None:
         self.pool, self.job = pool, job
         self.names = list(pool.workers)
+        self.active = self.names  # the models training now: all, or one at a time in turn
         self.diffs: list[WeightDiff] = []
         self.pending: dict[int, dict[str, tuple]] = {}  # checkpoint number -> name -> message
         self.seen = dict.fromkeys(self.names, 0)  # checkpoints each worker reached
+        self.waiting: set[str] = set()  # workers waiting at a checkpoint for "go"
+        self.start_weights: tuple | None = None  # the first model's ("start", weights)
         self.reports: dict[str, ModelReport] = {}
         self.stopping = False
         self.signalled = StopFlag()
@@ -172,24 +177,35 @@ class _Seed:
         pool.tracks = {n: Track(n, None, idle_memory_mb=w.idle_mb) for n, w in pool.workers.items()}
 
     def run(self) -> tuple[TrainingResult, dict[str, Evaluation]]:
-        pool = self.pool
-        pool.stop.value = 0
-        for number, worker in enumerate(pool.workers.values()):
-            worker.counters[0] = 0
-            worker.conn.send(("job", dataclasses.replace(self.job, first=number == 0)))
-        self._start_bars()
+        """In turn: each model alone, the next one only if nothing stopped the run."""
+        self.pool.stop.value = 0
+        groups = [[name] for name in self.names] if self.pool.in_turn else [self.names]
         try:
             with self.signalled.installed():
-                while len(self.reports) < len(self.names):
-                    self._serve_ready()
-                    self._draw()
+                for group in groups:
+                    if self.stopping:
+                        break  # interrupted: the models not yet trained stay out
+                    self._train(group)
         finally:
-            pool.progress.stop()
+            self.pool.progress.stop()
         return self._result()
 
+    def _train(self, group: list[str]) -> None:
+        self.active, self.shown = group, 1
+        for name in group:
+            worker = self.pool.workers[name]
+            worker.counters[0] = 0
+            first = name == self.names[0]
+            worker.conn.send(("job", dataclasses.replace(self.job, first=first)))
+            if self.job.lockstep and not first and self.start_weights is not None:
+                worker.conn.send(self.start_weights)
+        self._start_bars()
+        while any(name not in self.reports for name in group):
+            self._serve_ready()
+            self._draw()
+
     def _serve_ready(self) -> None:
-        pool = self.pool
-        busy = [w for n, w in pool.workers.items() if n not in self.reports]
+        busy = [self.pool.workers[n] for n in self.active if n not in self.reports]
         ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], POLL_SECONDS)
         if self.signalled.set:
             self._stop_all()
@@ -212,9 +228,10 @@ class _Seed:
             self._stop_all()
         name, kind = worker.spec.name, message[0]
         if kind == "start":
-            for other in self.pool.workers.values():
-                if other is not worker:
-                    other.conn.send(message)
+            self.start_weights = message
+            for other in self.active:
+                if other != name:
+                    self.pool.workers[other].conn.send(message)
         elif kind == "checkpoint":
             self._checkpoint(name, message)
         elif kind == "epoch":
@@ -232,66 +249,68 @@ class _Seed:
             raise WorkerFailed(f"the {name} worker failed: {message[1]}", name)
 
     def _checkpoint(self, name: str, message: tuple) -> None:
+        """Keep the weights until every model has reached this checkpoint, then record
+        each pair's difference. In parallel the workers wait here for each other; in
+        turn the one training goes on at once (the others' weights are already kept)."""
         number = self.seen[name]
         self.seen[name] += 1
         arrived = self.pending.setdefault(number, {})
         arrived[name] = message
-        if self.stopping:
-            self.pool.workers[name].conn.send(("stop",))
-        elif len(arrived) == len(self.names):
+        self.waiting.add(name)
+        if len(arrived) == len(self.names):
             _, step, epoch, _ = arrived[self.names[0]]
             weights = {n: arrived[n][3] for n in self.names}
             self.diffs += [
                 WeightDiff(step, epoch, a, b, *weight_difference(weights[a], weights[b]))
                 for a, b in model_pairs(self.names)
             ]
-            for other in self.names:
-                self.pool.workers[other].conn.send(("go",))
             del self.pending[number]
+        if self.stopping or self.pool.in_turn or number not in self.pending:
+            self._release("stop" if self.stopping else "go")
+
+    def _release(self, reply: str) -> None:
+        for name in self.waiting:
+            self.pool.workers[name].conn.send((reply,))
+        self.waiting.clear()
 
     def _stop_all(self) -> None:
         """Every worker stops after its current step; those waiting at a checkpoint now."""
-        if self.stopping:
-            return
-        self.stopping = True
-        self.pool.stop.value = 1
-        for arrived in self.pending.values():
-            for name in arrived:
-                self.pool.workers[name].conn.send(("stop",))
-        self.pending.clear()
+        if not self.stopping:
+            self.stopping = True
+            self.pool.stop.value = 1
+            self._release("stop")
 
     def _start_bars(self) -> None:
         title = f"{self.job.title}epoch {self.shown}/{self.job.epochs}"
-        self.pool.progress.start_epoch(title, tuple(self.names), self.steps_per_epoch)
+        self.pool.progress.start_epoch(title, tuple(self.active), self.steps_per_epoch)
 
     def _draw(self) -> None:
         """The bars from the shared counters; an epoch's validation line once all finished it."""
         progress, tracks = self.pool.progress, self.pool.tracks
-        if all(len(t.epochs) >= self.shown for t in tracks.values()):
-            records = {n: t.epochs[self.shown - 1] for n, t in tracks.items()}
+        if all(len(tracks[n].epochs) >= self.shown for n in self.active):
+            records = {n: tracks[n].epochs[self.shown - 1] for n in self.active}
             progress.end_epoch({n: (r.val_loss, r.val_accuracy) for n, r in records.items()
                                 if r.val_loss is not None})  # fmt: skip
             self.shown += 1
             if self.shown <= self.job.epochs and not self.stopping:
                 self._start_bars()
-        for name, worker in self.pool.workers.items():
-            steps, loss, accuracy = worker.counters[:]
+        for name in self.active:
+            steps, loss, accuracy = self.pool.workers[name].counters[:]
             done = min(max(int(steps) - (self.shown - 1) * self.steps_per_epoch, 0),
                        self.steps_per_epoch)  # fmt: skip
             progress.show(name, done, loss, accuracy)
 
     def _result(self) -> tuple[TrainingResult, dict[str, Evaluation]]:
+        names = [n for n in self.names if n in self.reports]  # in turn, interrupted: fewer
         tracks = {}
-        for name in self.names:
+        for name in names:
             report = self.reports[name]
-            tracks[name] = dataclasses.replace(
-                report.track, idle_memory_mb=self.pool.workers[name].idle_mb
-            )
+            idle_mb = self.pool.workers[name].idle_mb
+            tracks[name] = dataclasses.replace(report.track, idle_memory_mb=idle_mb)
             self.pool.versions.update(report.versions)
         self.pool.tracks = tracks
-        interrupted = any(r.status == "interrupted" for r in self.reports.values())
-        steps = self.reports[self.names[0]].steps
-        result = TrainingResult(
-            tracks, self.diffs, "interrupted" if interrupted else "complete", steps
-        )
-        return result, {name: self.reports[name].evaluation for name in self.names}
+        interrupted = self.stopping or any(r.status == "interrupted" for r in self.reports.values())
+        steps = self.reports[names[0]].steps
+        status = "interrupted" if interrupted else "complete"
+        result = TrainingResult(tracks, self.diffs, status, steps)
+        return result, {name: self.reports[name].evaluation for name in names}

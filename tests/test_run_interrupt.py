@@ -81,7 +81,7 @@ def keras_interrupted_at_step_70(config, seed=0):
 @pytest.mark.keras
 @pytest.mark.slow
 def test_keyboard_interrupt_inside_a_keras_step(mnist_dir, tmp_path):
-    config = small_config(mnist_dir)
+    config = small_config(mnist_dir, schedule="parallel")  # both stop in epoch 2
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     factories = {"scratch": Network, "keras": keras_interrupted_at_step_70}
     execute(config, out, quiet=True, factories=factories)

@@ -63,16 +63,18 @@ def run_cli(out, *extra):
     return main(["run", *SMALL, "--out", str(out), *extra])
 
 
-def test_twins_in_two_workers_stay_equal_and_train_as_alone(twin, mnist_dir, tmp_path):
+@pytest.mark.parametrize("schedule", ["in-turn", "parallel"])
+def test_twins_in_two_workers_stay_equal_and_train_as_alone(twin, mnist_dir, tmp_path, schedule):
     both, alone = tmp_path / "both", tmp_path / "alone"
     argv = ["--data-dir", str(mnist_dir), "--epochs", "2"]
-    assert run_cli(both, *argv, "--models", "scratch,twin") == 0
+    assert run_cli(both, *argv, "--models", "scratch,twin", "--schedule", schedule) == 0
     assert run_cli(alone, *argv, "--models", "scratch") == 0
     lockstep = read_rows(both / "lockstep.csv")
     assert [int(r["step"]) for r in lockstep] == [1, 10, 32, 64]  # 32 steps an epoch
     assert all(float(r["max_abs_weight_diff"]) == 0.0 for r in lockstep)
     summary = json.loads((both / "summary.json").read_text())
-    assert summary["environment"]["processes"]["worker_per_model"] is True
+    processes = summary["environment"]["processes"]
+    assert processes["worker_per_model"] is True and processes["schedule"] == schedule
     # the worker trained on the same data in the same order as the run process alone
     rows = {r["model"]: r for r in read_rows(both / "metrics.csv") if r["epoch"] == "2"}
     solo = next(r for r in read_rows(alone / "metrics.csv") if r["epoch"] == "2")
@@ -96,15 +98,22 @@ def test_a_worker_killed_mid_run_is_one_line_naming_it(twin, mnist_dir, tmp_path
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["failed"] == {"model": "twin"}
     epochs = [(r["model"], r["epoch"]) for r in read_rows(out / "metrics.csv")]
-    assert epochs == [("scratch", "1"), ("twin", "1")]  # the epoch both finished is kept
+    # in turn, scratch trained all 3 epochs before the twin started; the twin finished 1
+    assert epochs == [("scratch", "1"), ("scratch", "2"), ("scratch", "3"), ("twin", "1")]
 
 
-def test_sigterm_to_the_coordinator_stops_every_worker_and_keeps_results(twin, mnist_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("schedule", "scratch_epochs"), [("parallel", 1), ("in-turn", 5)]
+)  # in turn, scratch finished its 5 epochs before the twin began
+def test_sigterm_to_the_coordinator_stops_every_worker_and_keeps_results(
+    twin, mnist_dir, tmp_path, schedule, scratch_epochs
+):
     models.unregister("twin")
     models.register("twin", SignalsAtStep, suffix=".npz", label="Twin", color="#2ca02c")
     config = resolve(
         {
-            "epochs": 50,
+            "epochs": 5,
+            "schedule": schedule,
             "models": ["scratch", "twin"],
             "data": {"data_dir": str(mnist_dir), "limit_train": 1000, "val_size": 500},
         }
@@ -113,7 +122,7 @@ def test_sigterm_to_the_coordinator_stops_every_worker_and_keeps_results(twin, m
     summary = execute(config, out, quiet=True)
     assert summary["status"] == "interrupted"
     completed = {name: r["epochs_completed"] for name, r in summary["models"].items()}
-    assert completed == {"scratch": 1, "twin": 1}  # stopped in epoch 2, of 50
+    assert completed == {"scratch": scratch_epochs, "twin": 1}  # the twin stopped in epoch 2
     assert (out / "scratch.npz").is_file() and (out / "twin.npz").is_file()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is restored
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compare.presets import PRESETS
-from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, RunConfig, load_toml, resolve
+from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, SCHEDULES, RunConfig, load_toml, resolve
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "models": ("", "models"),
     "preset": ("", "preset"),
     "blas_threads": ("", "blas_threads"),
+    "schedule": ("", "schedule"),
     "data_dir": ("data", "data_dir"),
     "val_size": ("data", "val_size"),
     "limit_train": ("data", "limit_train"),
@@ -113,6 +114,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="threads for each model: OpenBLAS for the scratch network, TensorFlow's intra- "
         "and inter-op pools for Keras (default 1: each model trains in its own process "
         "on one core; 0: the libraries' own defaults)",
+    )
+    training.add_argument(
+        "--schedule",
+        metavar=_choices(SCHEDULES),
+        help="with two or more models, each in its own process: in-turn (default) trains "
+        "them one after another, each with the machine to itself; parallel trains them at "
+        "once, meeting at the lockstep checkpoints (docs/run.md)",
     )
     training.add_argument(
         "--force", action="store_true", help="train even above the memory estimate's limit"
