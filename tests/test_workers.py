@@ -64,10 +64,15 @@ def run_cli(out, *extra):
 
 
 @pytest.mark.parametrize("schedule", ["in-turn", "parallel"])
-def test_twins_in_two_workers_stay_equal_and_train_as_alone(twin, mnist_dir, tmp_path, schedule):
+def test_twins_in_two_workers_stay_equal_and_train_as_alone(
+    twin, mnist_dir, tmp_path, schedule, capsys
+):
     both, alone = tmp_path / "both", tmp_path / "alone"
     argv = ["--data-dir", str(mnist_dir), "--epochs", "2"]
-    assert run_cli(both, *argv, "--models", "scratch,twin", "--schedule", schedule) == 0
+    loud = ["run", *SMALL[:-1], "--out", str(both), *argv]  # with the bars: not --quiet
+    assert main([*loud, "--models", "scratch,twin", "--schedule", schedule]) == 0
+    shown = capsys.readouterr().err
+    assert shown.count("epoch 2/2") == 2 and shown.count("twin val loss") == 2, shown
     assert run_cli(alone, *argv, "--models", "scratch") == 0
     lockstep = read_rows(both / "lockstep.csv")
     assert [int(r["step"]) for r in lockstep] == [1, 10, 32, 64]  # 32 steps an epoch
