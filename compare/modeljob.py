@@ -1,6 +1,6 @@
 """One model's part of a run, in whichever process it runs: build, train, evaluate, save.
 
-`train_model(spec, splits, job, link)` is the same code in the main process (a model
+`train_models(specs, splits, job, link)` is the same code in the main process (a model
 training alone) and in a worker process (`compare.workers`); `link` is how it talks to
 the coordinator: the lockstep start weights, the checkpoints, the stop request and the
 live progress. `worker_main` is a worker process's whole life: map the shared data
@@ -34,7 +34,7 @@ from compare.models import Model, ModelFactory, _resolve, spec
 from compare.progress import Progress
 from compare.summary import Evaluation
 from compare.threads import pin_threads
-from compare.training import Diverged, Track, TrainingResult, train
+from compare.training import Diverged, Track, TrainingResult, WeightDiff, train
 from scratch.config import ModelConfig
 
 
@@ -103,7 +103,7 @@ class Link(Protocol):
 
     def stopped(self) -> bool: ...
 
-    def progress(self, track: Track) -> Any: ...  # a `compare.progress.Progress` look-alike
+    def progress(self, tracks: dict[str, Track]) -> Any: ...  # a `Progress` look-alike
 
 
 def evaluate_on_test(model: Model, splits: Splits) -> Evaluation:
@@ -129,29 +129,46 @@ def save_model(out: Path, files: tuple[str, str], model: Model) -> None:
         runfolder.write_npz(out / weights_file_name, weights)
 
 
-def train_model(worker: WorkerSpec, splits: Splits, job: Job, link: Link) -> ModelReport:
-    """Build, (lockstep: start from the first model's weights), train, evaluate, save."""
-    model = worker.build(job.seed)
-    track = Track(worker.name, model)
+def train_models(
+    workers: list[WorkerSpec], splits: Splits, job: Job, link: Link
+) -> tuple[list[ModelReport], list[WeightDiff]]:
+    """Build, (lockstep: start from the first model's weights), train, evaluate, save.
+
+    A worker process trains one model and meets the others at `link.checkpoint`. Several
+    models train here together only where no worker can be started (`InProcess`); then
+    `train` records their lockstep differences itself, as it always has."""
+    tracks = {worker.name: Track(worker.name, worker.build(job.seed)) for worker in workers}
+    models = [track.model for track in tracks.values()]
     start = time.perf_counter()
     if job.lockstep:
-        model.set_weights(link.start_weights(model.get_weights(), job.first))
+        weights = link.start_weights(models[0].get_weights(), job.first)
+        for model in models:
+            model.set_weights(weights)
+    first = next(iter(tracks.values()))
+    first.sync_seconds = time.perf_counter() - start
 
-    def checkpoint(step: int, epoch: int) -> bool:
+    def checkpoint(step: int, epoch: int) -> bool:  # a worker's one model
         begin = time.perf_counter()
-        go = link.checkpoint(step, epoch, model.get_weights())
-        track.sync_seconds += time.perf_counter() - begin
+        go = link.checkpoint(step, epoch, models[0].get_weights())
+        first.sync_seconds += time.perf_counter() - begin
         return go
 
-    track.sync_seconds = time.perf_counter() - start
+    alone = len(tracks) == 1
     result: TrainingResult = train(
-        {worker.name: track}, splits, epochs=job.epochs, batch_size=job.batch_size,
-        seed=job.seed, lockstep=False, progress=link.progress(track), title=job.title,
-        checkpoint=checkpoint if job.lockstep else None, stopped=link.stopped,
+        tracks, splits, epochs=job.epochs, batch_size=job.batch_size, seed=job.seed,
+        lockstep=job.lockstep and not alone, progress=link.progress(tracks), title=job.title,
+        checkpoint=checkpoint if job.lockstep and alone else None, stopped=link.stopped,
     )  # fmt: skip
-    evaluation = evaluate_on_test(model, splits)
+    return [_finish(w, tracks[w.name], splits, job, result) for w in workers], result.lockstep
+
+
+def _finish(
+    worker: WorkerSpec, track: Track, splits: Splits, job: Job, result: TrainingResult
+) -> ModelReport:
+    """Evaluate and save a trained model; its report, without the model."""
+    evaluation = evaluate_on_test(track.model, splits)
     if job.save_to is not None:
-        save_model(job.save_to, worker.files, model)
+        save_model(job.save_to, worker.files, track.model)
     track.peak_memory_mb = peak_rss_mb()
     versions = {}
     if "tensorflow" in sys.modules:  # never imported just to ask its version
@@ -202,7 +219,8 @@ class PipeLink:
         """The coordinator asked to stop, or it is gone (then nobody waits for us)."""
         return bool(self.stop.value) or os.getppid() != self.parent
 
-    def progress(self, track: Track) -> WorkerProgress:
+    def progress(self, tracks: dict[str, Track]) -> WorkerProgress:
+        (track,) = tracks.values()  # a worker trains one model
         return WorkerProgress(self, track)
 
 
@@ -244,7 +262,8 @@ def _serve(worker: WorkerSpec, shared: dict[str, Any], conn: Any, link: PipeLink
     conn.send(("ready", peak_rss_mb()))
     while (message := conn.recv())[0] == "job":
         try:
-            conn.send(("done", train_model(worker, splits, message[1], link)))
+            (report,), _ = train_models([worker], splits, message[1], link)
+            conn.send(("done", report))
         except Diverged as error:
             conn.send(("diverged", str(error), error.epoch, error.step, error.model))
         except Exception as error:  # noqa: BLE001 - the coordinator names it in one line
@@ -256,13 +275,16 @@ def _serve(worker: WorkerSpec, shared: dict[str, Any], conn: Any, link: PipeLink
 
 
 class InProcess:
-    """One model, trained in this process by the same `train_model` a worker runs."""
+    """The models trained in this process by the same `train_models` a worker runs: a
+    model alone (a worker would add only its start-up time), or every model when this
+    process is daemonic (a process pool's or a Dask worker, which cannot start
+    processes of its own)."""
 
     def __init__(
-        self, spec: WorkerSpec, splits: Splits, progress: Progress, idle_mb: float,
+        self, specs: list[WorkerSpec], splits: Splits, progress: Progress, idle_mb: float,
         threads: contextlib.AbstractContextManager,
     ) -> None:  # fmt: skip
-        self.spec, self.splits, self.link = spec, splits, _LocalLink(progress)
+        self.specs, self.splits, self.link = specs, splits, _LocalLink(progress)
         self.idle_mb, self.threads = idle_mb, threads
         self.tracks: dict[str, Track] = {}
         self.versions: dict[str, str | None] = {}
@@ -277,22 +299,24 @@ class InProcess:
 
     def run_seed(self, job: Job) -> tuple[TrainingResult, dict[str, Evaluation]]:
         try:
-            report = train_model(self.spec, self.splits, job, self.link)
+            reports, diffs = train_models(self.specs, self.splits, job, self.link)
         finally:
-            self.tracks = {self.spec.name: self.link.track}
-        track = dataclasses.replace(report.track, idle_memory_mb=self.idle_mb)
-        self.tracks = {self.spec.name: track}
-        self.versions.update(report.versions)
-        result = TrainingResult(self.tracks, [], report.status, report.steps)
-        return result, {self.spec.name: report.evaluation}
+            self.tracks = self.link.tracks
+        self.tracks = {
+            r.track.name: dataclasses.replace(r.track, idle_memory_mb=self.idle_mb) for r in reports
+        }
+        for report in reports:
+            self.versions.update(report.versions)
+        result = TrainingResult(self.tracks, diffs, reports[0].status, reports[0].steps)
+        return result, {report.track.name: report.evaluation for report in reports}
 
 
 class _LocalLink:
-    """`Link` for a model alone in this process: nobody to wait for or to stop it."""
+    """`Link` for models in this process: nobody else to wait for or to stop them."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self.track: Track | None = None
+        self.tracks: dict[str, Track] = {}
 
     def start_weights(self, weights: list[np.ndarray], first: bool) -> list[np.ndarray]:
         return weights
@@ -303,6 +327,6 @@ class _LocalLink:
     def stopped(self) -> bool:
         return False
 
-    def progress(self, track: Track) -> Progress:
-        self.track = track
+    def progress(self, tracks: dict[str, Track]) -> Progress:
+        self.tracks = tracks
         return self._progress

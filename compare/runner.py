@@ -16,6 +16,7 @@ The report is not rendered here: compare's core never imports `reports`; the CLI
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -96,21 +97,24 @@ def _trainer(
     progress: Progress, base: dict[str, Any],
 ) -> Workers | InProcess:  # fmt: skip
     """One worker process per model; a model alone trains in this process (a worker
-    would add its start-up time and change nothing else: there is no other model)."""
+    would add its start-up time and change nothing else: there is no other model), and
+    so does every model where no process can be started."""
     factories = factories or {}
     specs = [
         WorkerSpec.of(name, config.model, factories.get(name), threads=config.blas_threads)
         for name in config.models
     ]
     threads = config.blas_threads or None
+    # a daemonic process (a pool's, a Dask worker) cannot start processes: all in this one
+    workers = len(specs) > 1 and not multiprocessing.current_process().daemon
     base["processes"] = {
-        "worker_per_model": len(specs) > 1,
-        "schedule": config.schedule if len(specs) > 1 else None,
+        "worker_per_model": workers,
+        "schedule": config.schedule if workers else None,
         "blas_threads": threads, "tf_intra_op_threads": threads, "tf_inter_op_threads": threads,
     }  # fmt: skip
-    if len(specs) > 1:
+    if workers:
         return Workers(specs, splits, out, progress, in_turn=config.schedule == "in-turn")
-    return InProcess(specs[0], splits, progress, base["baseline_mb"], tf_threads(threads))
+    return InProcess(specs, splits, progress, base["baseline_mb"], tf_threads(threads))
 
 
 def _all_seeds(

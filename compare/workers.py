@@ -19,7 +19,7 @@ hidden temp folder of the run folder, deleted as soon as every worker has mapped
   raises ends the run with `WorkerFailed`, one line naming the model; the others are
   killed, and the epochs recorded so far stay with the coordinator (`tracks`).
 
-`compare.modeljob.InProcess` runs one model the same way (`train_model`) inside this
+`compare.modeljob.InProcess` runs one model the same way (`train_models`) inside this
 process: with nothing to run beside, a worker would buy nothing but its start-up time.
 """
 

@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,21 @@ def test_a_spawned_process_reports_its_own_peak_memory_not_its_parents():
     with SPAWN.Pool(1) as pool:
         child = pool.apply(peak_rss_mb)
     assert ballast[-1] == 1 and child < peak_rss_mb() - 250  # ru_maxrss would say >= ours
+
+
+def train_twins_here(mnist_dir: str, out: str) -> dict:
+    """`execute` with two models inside a daemonic process (a pool's, as a Dask worker)."""
+    models.register("twin", Network, suffix=".npz", label="Twin", color="#2ca02c")
+    data = {"data_dir": mnist_dir, "limit_train": 1000, "val_size": 500}
+    config = resolve({"epochs": 1, "models": ["scratch", "twin"], "data": data})
+    return execute(config, prepare_out_dir(Path(out), overwrite=False), quiet=True)
+
+
+def test_a_daemonic_process_trains_every_model_itself(mnist_dir, tmp_path):
+    from compare.workers import SPAWN
+
+    with SPAWN.Pool(1) as pool:  # its worker is daemonic: it may not start processes
+        summary = pool.apply(train_twins_here, (str(mnist_dir), str(tmp_path / "run")))
+    assert summary["status"] == "complete"
+    assert summary["environment"]["processes"]["worker_per_model"] is False
+    assert summary["pairs"][0]["max_abs_weight_diff"] == [0.0]  # lockstep, in one process
