@@ -112,8 +112,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="threads for each model: OpenBLAS for the scratch network, TensorFlow's intra- "
-        "and inter-op pools for Keras (default 1: each model trains in its own process "
-        "on one core; 0: the libraries' own defaults)",
+        "and inter-op pools for Keras (default 1: a second thread made both slower here; "
+        "0: the libraries' own defaults)",
     )
     training.add_argument(
         "--schedule",
