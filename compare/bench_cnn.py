@@ -4,10 +4,11 @@ im2col, and against Keras `fit`.
 The network is the `convnet` preset (conv32x3, relu, pool2, conv64x3, relu, pool2,
 flatten, dense10; Adam, float32) and one epoch is the full 60,000-image training set
 at batch 128. Each measurement runs in a fresh process of its own (multiprocessing,
-spawn), so neither side's thread pools or memory touch the other's, and each reports
-its process's peak resident memory. Both sides get the same number of threads
-(`--blas-threads`, default 1): OpenBLAS through threadpoolctl, TensorFlow through its
-intra- and inter-op thread settings.
+spawn, as `compare.workers` starts a run's workers), so neither side's thread pools
+or memory touch the other's, and each reports its process's peak resident memory. Both
+sides get the same number of threads (`--blas-threads`, default 1) from
+`compare.threads.pin_threads`: OpenBLAS through threadpoolctl, TensorFlow through its
+intra- and inter-op thread variables.
 
 1. the ideal: per batch, only the im2col copies and the matrix products of a training
    step (for each conv layer: im2col, cols @ W, cols.T @ dZ and, past the first layer,
@@ -18,8 +19,6 @@ intra- and inter-op thread settings.
 
 from __future__ import annotations
 
-import multiprocessing
-import resource
 import time
 from typing import Any
 
@@ -39,10 +38,11 @@ def run_cnn(data_dir: str | None, repeats: int, threads: int, keras: bool) -> in
     print(f"python {env['python']}, numpy {env['numpy']}, {env['cpu_count']} CPUs; "
           f"{threads} thread(s) for each side; best of {repeats}\n")  # fmt: skip
     names = ["ideal", "scratch"] + (["keras"] if keras else [])
-    context = multiprocessing.get_context("spawn")
+    from compare.workers import SPAWN
+
     rows = {}
     for name in names:
-        with context.Pool(1) as pool:
+        with SPAWN.Pool(1) as pool:
             rows[name] = pool.apply(measure, (name, data_dir, repeats, threads))
     labels = {"ideal": "im2col + GEMMs only (ideal)", "scratch": "scratch Sequential.fit",
               "keras": "keras model.fit"}  # fmt: skip
@@ -60,20 +60,19 @@ def run_cnn(data_dir: str | None, repeats: int, threads: int, keras: bool) -> in
 
 def measure(name: str, data_dir: str | None, repeats: int, threads: int) -> tuple[float, float]:
     """In a fresh process: (best seconds for one epoch, peak resident memory in MB)."""
-    from threadpoolctl import threadpool_limits
-
     from compare.data import load_mnist, make_splits
+    from compare.environment import peak_rss_mb
     from compare.presets import preset_layer
     from compare.runconfig import resolve
+    from compare.threads import pin_threads
 
+    pin_threads(threads)  # as a run's worker process: BLAS and TensorFlow threads alike
     config = resolve(preset_layer("convnet")).model
     splits = make_splits(load_mnist(data_dir), val_size=0)
     x = splits.x_train.reshape(-1, 28, 28, 1)
-    with threadpool_limits(threads):
-        epoch = EPOCHS[name](config, x, splits.y_train, threads)
-        best = min(_seconds(epoch) for _ in range(repeats))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return best, peak_mb
+    epoch = EPOCHS[name](config, x, splits.y_train, threads)
+    best = min(_seconds(epoch) for _ in range(repeats))
+    return best, peak_rss_mb()
 
 
 def _seconds(action) -> float:
@@ -92,10 +91,6 @@ def _scratch_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
 
 
 def _keras_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
     from keras_baseline import KerasTwin
 
     model = KerasTwin(config).model

@@ -41,7 +41,7 @@ def environment(include_tensorflow: bool = True) -> dict[str, Any]:
         "machine": platform.machine(),
     }
     if include_tensorflow:
-        info["tensorflow"], info["keras"] = _tf_versions()
+        info["tensorflow"], info["keras"] = tf_versions()
     return info
 
 
@@ -66,7 +66,7 @@ def _affinity() -> int | None:
         return None
 
 
-def _tf_versions() -> tuple[str | None, str | None]:
+def tf_versions() -> tuple[str | None, str | None]:
     """Versions of TensorFlow and Keras if they are importable (they are already loaded
     when the Keras twin trained)."""
     versions: list[str | None] = []
@@ -80,8 +80,20 @@ def _tf_versions() -> tuple[str | None, str | None]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss; KiB on Linux,
-    bytes on macOS). It never goes down: it is a high-water mark of the whole process."""
+    """Peak resident set size of this process so far, in MiB. It never goes down: it is
+    a high-water mark of the whole process.
+
+    On Linux this is VmHWM (/proc/self/status): the peak of this program since it
+    started. `ru_maxrss` is the fallback (KiB on Linux, bytes on macOS); on Linux it
+    also counts the process this one was forked from before it ran its program, so a
+    spawned worker's ru_maxrss would start at its coordinator's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024
     return peak * scale / 2**20

@@ -49,6 +49,11 @@ class Progress:
         if self._bars is not None:
             self._bars.update(self._tasks[name], advance=1, loss=loss, acc=accuracy)
 
+    def show(self, name: str, completed: int, loss: float, accuracy: float) -> None:
+        """Set a bar to `completed` steps (a model training in a worker process)."""
+        if self._bars is not None:
+            self._bars.update(self._tasks[name], completed=completed, loss=loss, acc=accuracy)
+
     def end_epoch(self, validation: dict[str, tuple[float, float]]) -> None:
         """Stop the bars and print each model's validation loss and accuracy."""
         if self._bars is None:

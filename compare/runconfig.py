@@ -23,6 +23,7 @@ from compare.configcheck import check_kinds, check_model_values, check_seeds, re
 from scratch.config import ConfigError, ModelConfig
 
 MODES = ("lockstep", "independent")
+SCHEDULES = ("in-turn", "parallel")  # how worker processes share the machine (docs/run.md)
 MNIST_PIXELS, MNIST_CLASSES = 784, 10  # what every MNIST run feeds the model
 # Learning rate used when no preset, config file or flag sets one.
 DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
@@ -62,7 +63,8 @@ class RunConfig:
     mode: str = "lockstep"  # lockstep: every model starts from the first one's weights
     models: tuple[str, ...] = model_registry.DEFAULT_MODELS
     preset: str | None = None  # informational: the preset the config started from
-    blas_threads: int = 1  # OpenBLAS threads while training (0: the library's default)
+    blas_threads: int = 1  # threads for each model: BLAS, TensorFlow (0: the libraries' default)
+    schedule: str = "in-turn"  # models train one after another, or all at once (docs/run.md)
 
     def __post_init__(self) -> None:
         models = self.models
@@ -75,6 +77,10 @@ class RunConfig:
         _require_int("seeds", self.seeds, low=1)
         check_seeds(self.seed, self.seeds)
         _require_int("blas_threads", self.blas_threads, low=0)
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"
+            )
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
         registered = model_registry.names()

@@ -1,13 +1,14 @@
 """`mnist-compare run` end to end: data, models, training, evaluation, the run folder.
 
-`execute(config, out, ...)` loads MNIST once, then for each seed builds the models
-named in the config from the registry (`compare.models`; in lockstep mode every
-model starts from the first model's initial weights), trains them on identical
-batches (`compare.training`), evaluates them on the test set and writes the run
-folder (docs/architecture.md). With several seeds the top-level files describe the
-first seed in full; `seeds.csv` and `summary.json["multi_seed"]` hold every seed.
-The data split always uses the base seed, so every seed trains and validates on
-the same images.
+`execute(config, out, ...)` loads MNIST once, then for each seed trains the models
+named in the config, each in a worker process of its own (`compare.workers`; a model
+alone trains in this process), built from the registry (`compare.models`; in lockstep
+mode every model starts from the first model's initial weights), on identical batches
+(`compare.training`); each is evaluated on the test set and saved where it trained,
+and this process writes the rest of the run folder (docs/architecture.md). With
+several seeds the top-level files describe the first seed in full; `seeds.csv` and
+`summary.json["multi_seed"]` hold every seed. The data split always uses the base
+seed, so every seed trains and validates on the same images.
 
 The report is not rendered here: compare's core never imports `reports`; the CLI
 (`compare/commands/run.py`) renders it after `execute` returns.
@@ -15,21 +16,23 @@ The report is not rendered here: compare's core never imports `reports`; the CLI
 
 from __future__ import annotations
 
-import time
+import multiprocessing
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from compare import metrics, runfolder
 from compare.data import MnistData, Splits, load_mnist, make_splits
 from compare.environment import peak_rss_mb
-from compare.models import Model, ModelFactory, spec
+from compare.modeljob import InProcess, Job, WorkerSpec, evaluate_on_test
+from compare.models import ModelFactory, spec
 from compare.progress import Progress
 from compare.runconfig import RunConfig, to_toml
 from compare.summary import Evaluation, build_summary, header, now, records
-from compare.threads import blas_threads
-from compare.training import Diverged, Track, TrainingResult, train
+from compare.threads import blas_threads, tf_threads
+from compare.training import Diverged, Track, TrainingResult
+from compare.workers import WorkerFailed, Workers
+
+__all__ = ["build_tracks", "evaluate_on_test", "execute"]
 
 
 def build_tracks(
@@ -52,20 +55,6 @@ def build_tracks(
     return tracks
 
 
-def evaluate_on_test(model: Model, splits: Splits) -> Evaluation:
-    start = time.perf_counter()
-    proba = np.asarray(model.predict_proba(splits.x_test))  # (n_test, 10)
-    seconds = time.perf_counter() - start
-    loss, accuracy = model.evaluate(splits.x_test, splits.y_test)
-    return Evaluation(
-        float(loss),
-        float(accuracy),
-        seconds,
-        proba.argmax(axis=1).astype(np.int64),
-        proba.max(axis=1),
-    )
-
-
 def execute(
     config: RunConfig,
     out: Path,
@@ -76,8 +65,10 @@ def execute(
 ) -> dict[str, Any]:
     """Run everything and write the run folder `out` (which must exist); returns the summary.
 
-    `factories` replaces the registry's factory of the models it names (tests use it).
-    Raises `compare.training.Diverged` after recording a diverged run."""
+    `factories` replaces the registry's factory of the models it names (tests use it; in
+    a worker process it must be importable by name: a module-level class or function).
+    Raises `compare.training.Diverged` after recording a diverged run, and
+    `compare.workers.WorkerFailed` after recording a run whose worker died or failed."""
     progress = Progress(quiet)
     started = now()
     data = load_mnist(config.data.data_dir, verify=config.data.verify)
@@ -90,8 +81,9 @@ def execute(
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))
     per_seed: list[dict[str, Any]] = []
-    with blas_threads(config.blas_threads) as base["blas_threads_set"]:
-        status, first = _all_seeds(config, base, data, factories, progress, per_seed)
+    trainer = _trainer(config, splits, out, factories, progress, base)
+    with blas_threads(config.blas_threads) as base["blas_threads_set"], trainer:
+        status, first = _all_seeds(config, base, data, trainer, per_seed)
     summary = build_summary(base, status, *first, per_seed)
     runfolder.write_json(out / "summary.json", summary)
     progress.final_table(summary)
@@ -100,9 +92,34 @@ def execute(
     return summary
 
 
+def _trainer(
+    config: RunConfig, splits: Splits, out: Path, factories: dict[str, ModelFactory] | None,
+    progress: Progress, base: dict[str, Any],
+) -> Workers | InProcess:  # fmt: skip
+    """One worker process per model; a model alone trains in this process (a worker
+    would add its start-up time and change nothing else: there is no other model), and
+    so does every model where no process can be started."""
+    factories = factories or {}
+    specs = [
+        WorkerSpec.of(name, config.model, factories.get(name), threads=config.blas_threads)
+        for name in config.models
+    ]
+    threads = config.blas_threads or None
+    # a daemonic process (a pool's, a Dask worker) cannot start processes: all in this one
+    workers = len(specs) > 1 and not multiprocessing.current_process().daemon
+    base["processes"] = {
+        "worker_per_model": workers,
+        "schedule": config.schedule if workers else None,
+        "blas_threads": threads, "tf_intra_op_threads": threads, "tf_inter_op_threads": threads,
+    }  # fmt: skip
+    if workers:
+        return Workers(specs, splits, out, progress, in_turn=config.schedule == "in-turn")
+    return InProcess(specs, splits, progress, base["baseline_mb"], tf_threads(threads))
+
+
 def _all_seeds(
-    config: RunConfig, base: dict[str, Any], data: MnistData,
-    factories: dict[str, ModelFactory] | None, progress: Progress, per_seed: list[dict[str, Any]],
+    config: RunConfig, base: dict[str, Any], data: MnistData, trainer: Workers | InProcess,
+    per_seed: list[dict[str, Any]],
 ) -> tuple[str, tuple[dict[str, Track], TrainingResult, dict[str, Evaluation]]]:  # fmt: skip
     """Train and evaluate each seed in turn; write the first seed's files. Stops early
     when interrupted. Returns (status, the first seed's tracks, result, evaluations)."""
@@ -110,19 +127,18 @@ def _all_seeds(
     status, first = "complete", ()
     for number, seed in enumerate(config.seed_list):
         title = f"seed {seed} " if config.seeds > 1 else ""
-        tracks = build_tracks(config, seed, factories)
+        job = Job(seed, config.epochs, config.batch_size, config.lockstep, True,
+                  out if number == 0 else None, title)  # fmt: skip
         try:
-            result = train(
-                tracks, splits, epochs=config.epochs, batch_size=config.batch_size, seed=seed,
-                lockstep=config.lockstep, progress=progress, title=title,
-            )  # fmt: skip
-        except Diverged as error:
-            if number == 0:
-                _write_diverged(base, tracks, error)
-            else:  # the earlier seeds' files are complete: keep them, say which seed failed
-                _write_diverged_later_seed(base, first, per_seed, error, seed)
+            result, outcomes = trainer.run_seed(job)
+        except (Diverged, WorkerFailed) as error:
+            base["processes"]["start_seconds"] = trainer.start_seconds
+            base["framework_versions"] = trainer.versions
+            _write_failure(base, trainer.tracks, error, (first, per_seed, seed, number))
             raise
-        outcomes = {name: evaluate_on_test(track.model, splits) for name, track in tracks.items()}
+        base["processes"]["start_seconds"] = trainer.start_seconds
+        base["framework_versions"] = trainer.versions
+        tracks = result.tracks
         if number == 0:
             first = (tracks, result, outcomes)
             _write_seed_files(out, data, splits, tracks, result, outcomes)
@@ -152,36 +168,29 @@ def _write_seed_files(
     )
     if result.lockstep:
         runfolder.write_lockstep(out, result.lockstep)
-    for name, track in tracks.items():
-        model_spec = spec(name)
-        track.model.save(out / model_spec.file_name)  # every model saves atomically
-        if model_spec.weights_file_name != model_spec.file_name:  # e.g. keras_weights.npz
-            weights = track.model.get_weights()
-            runfolder.write_npz(
-                out / model_spec.weights_file_name, {f"w{i}": w for i, w in enumerate(weights)}
-            )
 
 
-def _write_diverged(base: dict[str, Any], tracks: dict[str, Track], error: Diverged) -> None:
-    """Record the failure: config, the completed epochs' metrics, status "diverged"; no models."""
-    out: Path = base["out"]
-    runfolder.write_metrics(out, records(tracks))
-    summary = header(base, "diverged")
-    summary["error"] = str(error)
-    summary["diverged"] = {"model": error.model, "epoch": error.epoch, "step": error.step}
-    runfolder.write_json(out / "summary.json", summary)
-
-
-def _write_diverged_later_seed(
-    base: dict[str, Any], first: tuple, per_seed: list[dict[str, Any]], error: Diverged, seed: int
-) -> None:
-    """A seed after the first diverged: the folder keeps the first seed's files and
-    models, and the statistics of the seeds that completed; status "diverged"."""
-    summary = build_summary(base, "diverged", *first, per_seed)
-    summary["error"] = f"seed {seed}: {error}"
-    summary["diverged"] = {
-        "model": error.model, "epoch": error.epoch, "step": error.step, "seed": seed,
-    }  # fmt: skip
+def _write_failure(
+    base: dict[str, Any], tracks: dict[str, Track], error: Diverged | WorkerFailed,
+    where: tuple[tuple, list[dict[str, Any]], int, int],
+) -> None:  # fmt: skip
+    """Record a diverged or failed seed (status "diverged" / "failed"). The first seed:
+    config, the completed epochs' metrics, no models. A later seed: the earlier seeds'
+    files are complete, so keep them and say which seed failed."""
+    first, per_seed, seed, number = where
+    status = "diverged" if isinstance(error, Diverged) else "failed"
+    details: dict[str, Any] = {"model": error.model}
+    if isinstance(error, Diverged):
+        details |= {"epoch": error.epoch, "step": error.step}
+    if number == 0:
+        runfolder.write_metrics(base["out"], records(tracks))
+        summary = header(base, status)
+        summary["error"] = str(error)
+    else:
+        summary = build_summary(base, status, *first, per_seed)
+        summary["error"] = f"seed {seed}: {error}"
+        details["seed"] = seed
+    summary[status] = details
     runfolder.write_json(base["out"] / "summary.json", summary)
 
 

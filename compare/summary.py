@@ -31,9 +31,14 @@ from compare.training import Track, TrainingResult
 
 FORMAT_VERSION = 1
 MEMORY_NOTE = (
-    "peak_memory_mb is the peak resident set size (ru_maxrss) of the whole run process, "
-    "read at the end of the run: both models, the data and TensorFlow share one process, "
-    "so it is the same upper bound for each model, not its own footprint"
+    "each model's peak_memory_mb is the peak resident set size (VmHWM on Linux, else "
+    "ru_maxrss) of the process it "
+    "trained in, read after its training, evaluation and saving: its own worker process when "
+    "several models train (one per model), this run process when one model trains alone. "
+    "idle_memory_mb is that process before it built its model (a started worker with the "
+    "data mapped; the run process after loading the data). The data pages a worker read "
+    "count in its RSS, though the workers share them (a read-only memory map). baseline_mb "
+    "and peak_mb here are the run process's own"
 )
 
 
@@ -58,7 +63,9 @@ def _model_summary(track: Track, outcome: Evaluation, n_train: int) -> dict[str,
         "seconds_per_epoch": seconds,
         "samples_per_second": samples / sum(seconds) if sum(seconds) > 0 else 0.0,
         "predict_seconds": outcome.predict_seconds,
-        "peak_memory_mb": peak_rss_mb(),
+        "peak_memory_mb": track.peak_memory_mb if track.peak_memory_mb else peak_rss_mb(),
+        "idle_memory_mb": track.idle_memory_mb,
+        "sync_seconds": track.sync_seconds,
         "epochs_completed": len(track.epochs),
     }
 
@@ -84,7 +91,7 @@ def build_summary(
     pairs = [agreement.to_dict() for agreement in agreements]
     if agreements:
         summary["agreement"] = agreements[0].named_dict()  # the first pair, named keys
-    if config.lockstep:
+    if config.lockstep and pairs:  # (in turn, a run interrupted early may have one model)
         for pair in pairs:
             at_epoch_end = _epoch_end_diffs(result, *pair["models"])
             pair["max_abs_weight_diff"] = [a for a, _ in at_epoch_end]
@@ -144,6 +151,9 @@ def header(base: dict[str, Any], status: str) -> dict[str, Any]:
     """The fields every summary.json has, whatever the status."""
     config: RunConfig = base["config"]
     splits: Splits = base["splits"]
+    # TensorFlow's version when a model loaded it (in its worker; never imported for this)
+    env = environment(include_tensorflow="tensorflow" in sys.modules)
+    env.update(base.get("framework_versions") or {})
     return {
         "format_version": FORMAT_VERSION,
         "status": status,
@@ -153,10 +163,10 @@ def header(base: dict[str, Any], status: str) -> dict[str, Any]:
         "finished_at": now(),
         "config": config.to_dict(),
         "environment": {
-            # TensorFlow's version when a model loaded it (never imported just for this)
-            **environment(include_tensorflow="tensorflow" in sys.modules),
+            **env,
             "blas_threads_limit": config.blas_threads or None,
             "blas_threads_applied": bool(base.get("blas_threads_set")),
+            "processes": base.get("processes"),
         },
         "data": {
             "source": str(splits.source),

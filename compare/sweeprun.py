@@ -19,7 +19,7 @@ from typing import Any
 
 from compare.runguard import RunLocked, holds_only_config, locked, run_status, stamped
 from compare.sweepconfig import RunTask
-from compare.threads import pin_worker_threads
+from compare.threads import pin_threads
 
 WORKER_THREADS = 1  # BLAS and TensorFlow threads per worker (docs/sweep.md, "Threads")
 
@@ -33,7 +33,8 @@ def run_one(
     started = time.perf_counter()
     record: dict[str, Any] = {"folder": task.folder, "status": "failed", "error": ""}
     needs_tensorflow = any(name != "scratch" for name in task.config.models)
-    pinned = pin_worker_threads(WORKER_THREADS, tensorflow=needs_tensorflow)
+    threads = pin_threads(WORKER_THREADS, tensorflow=needs_tensorflow)
+    pinned = threads["tf_intra_op"] == threads["tf_inter_op"] == WORKER_THREADS
     out = Path(runs_dir) / task.folder
     try:
         with locked(out):

@@ -20,6 +20,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -37,46 +38,72 @@ def blas_threads(count: int | None = 1) -> Iterator[bool]:
         yield bool(limiter.get_original_num_threads())
 
 
-# What a sweep worker pins (compare/sweeprun.py): environment variables that native
-# libraries read when they start, for the ones not loaded yet.
-WORKER_THREAD_VARS = (
-    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-)  # fmt: skip
+# What pinning a process sets: variables that native libraries read when they start,
+# for those not loaded yet and for child processes.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+TF_THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def pin_worker_threads(count: int = 1, *, tensorflow: bool = False) -> bool:
-    """Give this process `count` BLAS threads and, when `tensorflow` (a model of the run
-    needs it) or TensorFlow is already loaded, `count` TensorFlow intra- and inter-op
-    threads: N workers on N cores then do not oversubscribe them, and results do not
-    depend on how many threads a product was split over.
+def pin_threads(count: int, *, tensorflow: bool = False) -> dict[str, Any]:
+    """For a whole process (a run's model worker, a sweep's worker, a benchmark's side):
+    `count` BLAS threads and `count` TensorFlow intra- and inter-op threads, so that N
+    processes on N cores do not oversubscribe them. `count` 0 leaves every default.
 
     Sets the environment variables first (for libraries that start later and for child
-    processes), limits the OpenBLAS already loaded (threadpoolctl), then imports
-    TensorFlow if asked and sets its thread pools before it runs any op. Returns False
-    when TensorFlow had already started its pools with other counts (they cannot change
-    then: results may differ from a pinned worker's), else True.
-    """
-    for name in WORKER_THREAD_VARS:
+    processes), limits the OpenBLAS already loaded (threadpoolctl, until the process
+    ends), then, when `tensorflow` is asked or TensorFlow is already loaded, imports it
+    and sets its thread pools before it runs an op. Returns the counts in force, for
+    summary.json: TensorFlow's differ from `count` when its pools had already started
+    with other counts (they cannot change then; 0 is TensorFlow's default)."""
+    if not count:
+        return {"blas": None, "tf_intra_op": None, "tf_inter_op": None}
+    for name in (*BLAS_THREAD_VARS, *TF_THREAD_VARS):
         os.environ[name] = str(count)
     threadpool_limits(limits=count, user_api="blas")
-    if not tensorflow and "tensorflow" not in sys.modules:
-        return True
+    pinned = {"blas": count, "tf_intra_op": count, "tf_inter_op": count}
+    if tensorflow or "tensorflow" in sys.modules:
+        pinned["tf_intra_op"], pinned["tf_inter_op"] = _pin_tensorflow(count)
+    return pinned
+
+
+def _pin_tensorflow(count: int) -> tuple[int, int]:
+    """Import TensorFlow (quietly) and give it `count` intra- and inter-op threads if its
+    pools have not started; the counts in force afterwards."""
     from keras_baseline.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import tensorflow as tf
 
     threading = tf.config.threading
-    pools = (
+    started = (
         threading.get_intra_op_parallelism_threads(),
         threading.get_inter_op_parallelism_threads(),
     )
-    if pools == (count, count):
-        return True
+    if started == (count, count):
+        return started
     try:
         threading.set_intra_op_parallelism_threads(count)
         threading.set_inter_op_parallelism_threads(count)
-    except RuntimeError:  # the pools exist already
-        return False
-    return True
+    except RuntimeError:  # the pools run already: their counts (0 is TensorFlow's default)
+        return started
+    return count, count
+
+
+@contextlib.contextmanager
+def tf_threads(count: int | None) -> Iterator[bool]:
+    """`count` TensorFlow intra- and inter-op threads for a model trained in this process,
+    through the variables TensorFlow reads when it starts (restored after the block).
+    Yields whether they apply: not when TensorFlow is already running here."""
+    if not count or "tensorflow" in sys.modules:
+        yield False
+        return
+    saved = {name: os.environ.get(name) for name in TF_THREAD_VARS}
+    os.environ.update({name: str(count) for name in TF_THREAD_VARS})
+    try:
+        yield True
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -18,8 +18,12 @@ step (a second Ctrl-C, say) also stops the run. Either way the result is marked
 interrupted and everything measured so far is kept.
 
 In lockstep mode the weight difference of every pair of models is recorded at
-steps 1, 10, 100, ... and at each epoch end. A NaN or infinite loss raises
-`Diverged`, this module's own exception; the CLI maps it to exit code 1.
+steps 1, 10, 100, ... and at each epoch end. A model training alone in its own worker
+process (`compare.workers`) passes `checkpoint` instead: called at those same points
+(before the epoch's record), it hands the weights to the coordinator and returns False
+to stop the run there; `stopped` is polled after every step as the Ctrl-C flag is.
+A NaN or infinite loss raises `Diverged`, this module's own exception; the CLI maps
+it to exit code 1.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -81,9 +85,12 @@ class Track:
     """One model being trained, with its timings and running epoch statistics."""
 
     name: str
-    model: Model
+    model: Model | None  # None in the coordinator: the model lives in its worker process
     train_seconds: float = 0.0
     epochs: list[EpochRecord] = field(default_factory=list)
+    sync_seconds: float = 0.0  # waiting at lockstep checkpoints and sending weights (untimed)
+    peak_memory_mb: float | None = None  # the worker process's own peak RSS
+    idle_memory_mb: float | None = None  # the same process before it built the model
     _loss_sum: float = 0.0
     _correct: int = 0
     _seen: int = 0
@@ -183,6 +190,8 @@ def train(
     lockstep: bool,
     progress: Progress,
     title: str = "",
+    checkpoint: Callable[[int, int], bool] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> TrainingResult:
     """Train every model for `epochs` on identical batches; see the module docstring."""
     schedule = BatchSchedule(len(splits.y_train), batch_size, seed)
@@ -206,8 +215,12 @@ def train(
                         progress.advance(track.name, *track.running)
                     if lockstep and is_checkpoint(result.steps):
                         diffs += _weight_diffs(tracks, result.steps, epoch)
-                    if stop.set:
+                    if checkpoint and is_checkpoint(result.steps):
+                        _sync(checkpoint, result.steps, epoch)
+                    if stop.set or stopped():
                         raise KeyboardInterrupt
+                if checkpoint:
+                    _sync(checkpoint, result.steps, epoch)
                 records = {name: track.end_epoch(epoch, splits) for name, track in tracks.items()}
                 if lockstep:
                     diffs += _weight_diffs(tracks, result.steps, epoch)
@@ -218,7 +231,7 @@ def train(
                         if r.val_loss is not None
                     }
                 )
-                if stop.set and epoch < epochs:  # Ctrl-C while evaluating: no next epoch
+                if (stop.set or stopped()) and epoch < epochs:  # while evaluating: no next epoch
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             result.status = "interrupted"
@@ -228,6 +241,11 @@ def train(
             progress.stop()
             raise
     return result
+
+
+def _sync(checkpoint: Callable[[int, int], bool], step: int, epoch: int) -> None:
+    if not checkpoint(step, epoch):
+        raise KeyboardInterrupt  # another model stopped, or the run was interrupted
 
 
 def _divergence_types() -> tuple[type[BaseException], ...]:

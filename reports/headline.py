@@ -103,8 +103,8 @@ def _summary_table(run: RunData, stats: dict[str, dict[str, Any]]) -> Table:
         ("Training samples / s", lambda s: fmt(_round(s.get("samples_per_second")))),
         ("Prediction time, whole test set (s)", lambda s: fmt(s.get("predict_seconds"), 3)),
         ("Epochs completed", lambda s: fmt(s.get("epochs_completed"))),
-        # Every model trains in one process, so this is one figure, shown in each column.
-        ("Peak memory of the whole process (MB)", lambda s: fmt(s.get("peak_memory_mb"), 1)),
+        # Each model's own process (its worker) when several models train (docs/run.md).
+        ("Peak memory of its process (MB)", lambda s: fmt(s.get("peak_memory_mb"), 1)),
     ]
     labels = run.labels
     columns = ["Metric", *(labels[m] for m in run.models)]

@@ -70,14 +70,20 @@ def test_sigint_stops_after_the_step_and_keeps_the_results(mnist_dir, tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
+def keras_interrupted_at_step_70(config, seed=0):
+    """The real Keras twin, interrupted inside its step 70 (module level: the Keras worker
+    process imports it by name)."""
+    from keras_baseline import KerasTwin
+
+    return make_interrupting(KerasTwin, 70, "raise")(config, seed=seed)
+
+
 @pytest.mark.keras
 @pytest.mark.slow
 def test_keyboard_interrupt_inside_a_keras_step(mnist_dir, tmp_path):
-    from keras_baseline import KerasTwin
-
-    config = small_config(mnist_dir)
+    config = small_config(mnist_dir, schedule="parallel")  # both stop in epoch 2
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
-    factories = {"scratch": Network, "keras": make_interrupting(KerasTwin, 70, "raise")}
+    factories = {"scratch": Network, "keras": keras_interrupted_at_step_70}
     execute(config, out, quiet=True, factories=factories)
     saved = json.loads((out / "summary.json").read_text())
     assert saved["status"] == "interrupted"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compare.presets import PRESETS
-from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, RunConfig, load_toml, resolve
+from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, SCHEDULES, RunConfig, load_toml, resolve
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "models": ("", "models"),
     "preset": ("", "preset"),
     "blas_threads": ("", "blas_threads"),
+    "schedule": ("", "schedule"),
     "data_dir": ("data", "data_dir"),
     "val_size": ("data", "val_size"),
     "limit_train": ("data", "limit_train"),
@@ -110,8 +111,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--blas-threads",
         type=int,
         metavar="N",
-        help="OpenBLAS threads for the scratch network (default 1, the fastest for these "
-        "small products; 0: OpenBLAS's own default)",
+        help="threads for each model: OpenBLAS for the scratch network, TensorFlow's intra- "
+        "and inter-op pools for Keras (default 1: a second thread made both slower here; "
+        "0: the libraries' own defaults)",
+    )
+    training.add_argument(
+        "--schedule",
+        metavar=_choices(SCHEDULES),
+        help="with two or more models, each in its own process: in-turn (default) trains "
+        "them one after another, each with the machine to itself; parallel trains them at "
+        "once, meeting at the lockstep checkpoints (docs/run.md)",
     )
     training.add_argument(
         "--force", action="store_true", help="train even above the memory estimate's limit"
@@ -246,6 +255,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     prepare_out_dir(out, overwrite=args.overwrite)
     from compare.runner import execute
     from compare.training import Diverged
+    from compare.workers import WorkerFailed
 
     try:
         summary = execute(config, out, invocation=invocation(args), quiet=args.quiet)
@@ -257,7 +267,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
         note = "" if kept is None else f"; {_kept_note(out, status, kept)}"
-        if isinstance(error, Diverged):
+        if isinstance(error, (Diverged, WorkerFailed)):
             raise CliError(f"{error}{note}", exit_code=1) from None
         if isinstance(error, KeyboardInterrupt) and note:
             raise CliError(f"interrupted{note}", exit_code=130) from None
