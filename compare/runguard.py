@@ -57,6 +57,27 @@ def check_name_length(out: Path) -> str | None:
     return None
 
 
+def out_folder(given: str | None, default: Path, what: str, example: str) -> Path:
+    """The folder `--out` names (else `default`) as an absolute path, `.` and symlinks
+    resolved, its parent created. An empty --out, the root folder, a name too long for
+    the names kept beside it, or a parent that cannot be made are one-line errors."""
+    from compare.cli import CliError
+
+    if given is not None and not given.strip():
+        raise CliError(f"--out is empty; give a folder path, e.g. --out {example}")
+    out = (Path(given).expanduser() if given else default).resolve()
+    if out.parent == out:
+        raise CliError(f"--out {given} is the root folder; choose a folder inside it")
+    problem = check_name_length(out)
+    if problem:
+        raise CliError(problem)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot write the {what} {out}: {error.strerror or error}") from None
+    return out
+
+
 @contextlib.contextmanager
 def locked(out: Path) -> Iterator[None]:
     """Hold the OS lock of run folder `out` for the block; `RunLocked` if another process

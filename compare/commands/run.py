@@ -203,24 +203,11 @@ def default_out(config: RunConfig) -> Path:
 
 
 def out_folder(args: argparse.Namespace, config: RunConfig) -> Path:
-    """The run folder as an absolute path (`.` and symlinks resolved), checked for a
-    usable name before anything is written."""
-    from compare.cli import CliError
-    from compare.runguard import check_name_length
+    """The run folder as an absolute path, checked for a usable name before anything is
+    written (`compare.runguard.out_folder`)."""
+    from compare.runguard import out_folder as checked
 
-    if args.out is not None and not args.out.strip():
-        raise CliError("--out is empty; give a folder path, e.g. --out runs/first")
-    out = (Path(args.out).expanduser() if args.out else default_out(config)).resolve()
-    if out.parent == out:
-        raise CliError(f"--out {args.out} is the root folder; choose a folder inside it")
-    problem = check_name_length(out)
-    if problem:
-        raise CliError(problem)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
-    return out
+    return checked(args.out, default_out(config), "run folder", "runs/first")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -85,21 +85,10 @@ def _render(out: Path, quiet: bool) -> None:
 
 
 def _out_folder(args: argparse.Namespace) -> Path:
-    from compare.cli import CliError
-    from compare.runguard import check_name_length
+    from compare.runguard import out_folder
 
-    if args.out is not None and not args.out.strip():
-        raise CliError("--out is empty; give a folder path, e.g. --out sweeps/first")
     default = Path("sweeps") / f"{datetime.now():%Y%m%d-%H%M%S}-{Path(args.sweep_file).stem}"
-    out = (Path(args.out).expanduser() if args.out else default).resolve()
-    problem = check_name_length(out)
-    if problem:
-        raise CliError(problem)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CliError(f"cannot write the sweep folder {out}: {error.strerror or error}") from None
-    return out
+    return out_folder(args.out, default, "sweep folder", "sweeps/first")
 
 
 def _check_folder(out: Path, text: str, *, resume: bool) -> None:
