@@ -59,6 +59,8 @@ def test_sigint_stops_after_the_step_and_keeps_the_results(mnist_dir, tmp_path):
     config = small_config(mnist_dir, models=["scratch"])  # 63 steps per epoch
     out = prepare_out_dir(tmp_path / "run", overwrite=False)
     factories = {"scratch": make_interrupting(Network, after_steps=100, how="sigint")}
+    # Usually default_int_handler; SIG_IGN when the tests run as a background job.
+    handler_before = signal.getsignal(signal.SIGINT)
     summary = execute(config, out, quiet=True, factories=factories)
     assert summary["status"] == "interrupted"
     saved = json.loads((out / "summary.json").read_text())
@@ -67,7 +69,7 @@ def test_sigint_stops_after_the_step_and_keeps_the_results(mnist_dir, tmp_path):
     assert saved["models"]["scratch"]["test_accuracy"] > 0.5  # trained, then evaluated
     assert [row["epoch"] for row in read_rows(out / "metrics.csv")] == ["1"]
     assert (out / "scratch.npz").is_file() and (out / "predictions.csv").is_file()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is handler_before  # handler restored
 
 
 def keras_interrupted_at_step_70(config, seed=0):
