@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from matplotlib import colormaps
 
 from compare.predict import Prediction, RunError, RunModels, load_run, predict_upload
 from compare.serve.runs import RunInfo
@@ -62,8 +63,6 @@ class FirstLayer:
     def image(self, unit: int) -> str:
         """The unit's weights drawn as the report draws them (red +, blue -), cached."""
         if unit not in self.images:
-            from matplotlib import colormaps
-
             from reports.figures_digits import WEIGHT_CMAP, unit_weight_image
 
             weights, bound = unit_weight_image(self.W, unit)
@@ -155,6 +154,8 @@ class Engine:
             cached = self._runs.get(info.name)
             if cached is None or cached.info.path != info.path:
                 models = load_run(info.path)
+                for model in models.models.values():  # the first call traces (Keras): now
+                    model.predict_proba(models.model_input(np.zeros(784, np.float32)))
                 cached = LoadedRun(info, models, _first_layer_or_none(info))
                 self._runs[info.name] = cached
             return cached

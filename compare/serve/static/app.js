@@ -75,8 +75,11 @@ $("upload").addEventListener("change", (event) => {
 
 function askDrawing() {
   if (!state.inked) return;
-  const started = state.strokeEnd;
-  pad.toBlob((blob) => ask(blob, "drawing", started), "image/png");
+  // The pad as a PNG file, exactly as drawn. toDataURL is synchronous; toBlob waits for
+  // an idle period, which can take a second in a busy (or headless) browser.
+  const png = atob(pad.toDataURL("image/png").split(",")[1]);
+  const bytes = Uint8Array.from(png, (char) => char.charCodeAt(0));
+  ask(new Blob([bytes], { type: "image/png" }), "drawing", state.strokeEnd);
 }
 
 // ---- asking the server --------------------------------------------------------------
