@@ -299,9 +299,14 @@ def test_host_0000_warns_and_bad_arguments_are_one_line(runs_dir, tmp_path):
     warning = [line for line in process.stderr.read().splitlines() if "warning" in line]
     assert len(warning) == 1 and "reachable from the network" in warning[0]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = str(taken.getsockname()[1])
     for argv, why in (
         (["--runs-dir", str(tmp_path / "none")], "is not a folder"),
         (["--runs-dir", str(runs_dir), "--run", "nope"], "no complete run of that name"),
+        (["--runs-dir", str(runs_dir), "--port", busy], "choose another --port"),
     ):
         done = subprocess.run(
             [*CLI, "serve", *argv],
@@ -309,3 +314,4 @@ def test_host_0000_warns_and_bad_arguments_are_one_line(runs_dir, tmp_path):
         )  # fmt: skip
         assert done.returncode == 2 and why in done.stderr
         assert done.stderr.strip().count("\n") == 0
+    taken.close()

@@ -63,7 +63,21 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
             "choose another --port (0: any free port)"
         ) from None
-    host, port = server.server_address[:2]
+    with interrupt_on_sigterm():  # before the URL is printed: a client may stop us at once
+        try:
+            _announce(args, server.server_address[:2], runs_dir, chosen)
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    print("mnist-compare serve: stopped", file=sys.stderr)
+    return 0
+
+
+def _announce(args: argparse.Namespace, address: tuple, runs_dir: Path, chosen: str | None) -> None:
+    """The URL on stdout (and the browser with --open); warnings on stderr."""
+    host, port = address
     shown = f"[{host}]" if ":" in str(host) else host
     if not _is_loopback(args.host):
         print(
@@ -78,12 +92,3 @@ def run(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/")
-    with interrupt_on_sigterm():
-        try:
-            server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-    print("mnist-compare serve: stopped", file=sys.stderr)
-    return 0
