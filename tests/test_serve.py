@@ -83,11 +83,13 @@ def test_the_page_and_the_report_are_served(server):
     status, body, headers = request(server, "GET", "/")
     assert status == 200 and b'<canvas id="pad"' in body
     assert "default-src 'none'" in headers["Content-Security-Policy"]
-    assert b"http" not in body  # nothing from another site: no CDN, no font
-    status, body, headers = request(server, "GET", "/static/app.js")
-    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    for name in ("index.html", "app.js", "style.css"):  # no CDN, no web font, no network
+        status, body, headers = request(server, "GET", f"/static/{name}")
+        assert status == 200 and b"http:" not in body and b"https:" not in body
+        assert b"@import" not in body and b"@font-face" not in body
+    assert headers["Content-Type"].startswith("text/css")
     status, body, _ = request(server, "GET", "/runs/alpha/report.html")
-    assert status == 200 and body.startswith(b"<!DOCTYPE html") or b"<html" in body[:200]
+    assert status == 200 and b"<html" in body[:300].lower()
     assert request(server, "GET", "/runs/alpha/summary.json")[0] == 200
 
 
@@ -315,3 +317,11 @@ def test_host_0000_warns_and_bad_arguments_are_one_line(runs_dir, tmp_path):
         assert done.returncode == 2 and why in done.stderr
         assert done.stderr.strip().count("\n") == 0
     taken.close()
+
+
+def test_a_run_name_with_a_space_and_a_colon_serves_its_report(scratch_only_run, tmp_path):
+    runs = runs_folder(tmp_path / "runs", {"run 12:30": scratch_only_run})
+    with serving(runs) as address:
+        status, body, _ = request(address, "GET", "/runs/run%2012%3A30/report.html")
+        assert status == 200 and b"<html" in body[:300].lower()
+        assert get_json(address, "/api/runs")[1]["chosen"] == "run 12:30"

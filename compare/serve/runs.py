@@ -137,7 +137,7 @@ def safe_parts(raw_path: str) -> list[str] | None:
     for part in parts:
         if part in ("", ".", "..") or part.startswith("."):
             return None
-        if any(char in part for char in "/\\%\x00:") or not part.isprintable():
+        if any(char in part for char in "/\\%\x00") or not part.isprintable():
             return None
     return parts
 
