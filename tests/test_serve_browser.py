@@ -1,7 +1,8 @@
 """The `serve` page in a real headless Chromium (the Debian package, driven by Playwright;
 no browser is downloaded): draw a "1" with the mouse's pointer events and watch both
-networks of a real run answer, upload a photo of a real MNIST test digit, open a report
-from the run list, compare runs, switch to a scratch-only run. Every request that does
+networks of a real run answer, redraw real MNIST test digits stroke by stroke, upload a
+photo of a real MNIST test digit, open a report from the run list, compare runs, switch
+to a scratch-only run. Every request that does
 not go to the local server is blocked and counted: there must be none.
 
 The stroke-to-answers round trip (performance.now in the page, from the end of the
@@ -31,6 +32,7 @@ FLAGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]  # fmt: skip
 ROUND_TRIPS = 10
+REPLAYED = 10  # MNIST test digits redrawn stroke by stroke
 
 
 def draw_one(page) -> None:
@@ -59,6 +61,24 @@ def wait_until(page, expression: str, seconds: float = 60) -> None:
     while not page.evaluate(expression):
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         time.sleep(0.005)
+
+
+def replay_digit(page, digit: np.ndarray) -> None:
+    """Redraw a 28x28 MNIST digit on the pad: one horizontal stroke per run of ink
+    (grey level > 127) in each row, scaled to the pad; then wait for the last answer."""
+    box = page.locator("#pad").bounding_box()
+    step = box["width"] / 28
+    for row, line in enumerate(digit > 127):
+        columns = np.flatnonzero(line)
+        for run in np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1):
+            if run.size == 0:
+                continue
+            y = box["y"] + (row + 0.5) * step
+            page.mouse.move(box["x"] + (run[0] + 0.5) * step, y)
+            page.mouse.down()
+            page.mouse.move(box["x"] + (run[-1] + 0.5) * step, y)
+            page.mouse.up()
+    wait_until(page, "window.serveTiming.answered === window.serveTiming.asked")
 
 
 def stroke_and_wait(page) -> float:
@@ -145,6 +165,16 @@ def test_draw_upload_browse_and_compare_in_chromium(runs_dir, mnist, tmp_path):
         pixels = matplotlib.image.imread(shot)
         assert float(np.var(pixels[..., :3])) > 1e-3, "the screenshot is blank"
         assert float((pixels[..., :3].mean(axis=2) < 0.5).mean()) > 0.005
+
+        # Replay real MNIST test digits as strokes: both networks name most of them.
+        right = {"scratch": 0, "keras": 0}
+        for index in range(REPLAYED):
+            page.click("#clear")
+            replay_digit(page, mnist.test_images[index])
+            for model, digit in answers(page).items():
+                right[model] += digit == str(mnist.test_labels[index])
+        print(f"replayed MNIST test digits named right, of {REPLAYED}: {right}")
+        assert min(right.values()) >= REPLAYED - 3, f"{right} of {REPLAYED} replayed digits"
 
         # Upload a photo of a real MNIST test digit: the same path, the same answers.
         page.click("#clear")

@@ -4,7 +4,9 @@
 "use strict";
 
 const state = { run: null, seq: 0, shown: 0, drawing: false, inked: false, timer: null, strokeEnd: null };
-window.serveTiming = { lastMs: null, samples: [] }; // stroke end -> both answers on screen
+// Stroke end -> both answers on screen (ms); `asked`/`answered`: the last request sent and
+// the last one shown or refused, equal when no answer is on its way (tests wait for it).
+window.serveTiming = { lastMs: null, samples: [], asked: 0, answered: 0 };
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -91,6 +93,7 @@ function setStatus(text, error = false) {
 async function ask(body, name, started) {
   if (!state.run) { setStatus("No run chosen: train one with mnist-compare run.", true); return; }
   const seq = ++state.seq;
+  window.serveTiming.asked = seq;
   let reply;
   try {
     const response = await fetch(`/api/predict?run=${encodeURIComponent(state.run)}`,
@@ -101,8 +104,9 @@ async function ask(body, name, started) {
   }
   if (seq < state.shown) return; // a newer answer is already on screen
   state.shown = seq;
-  if (reply.error) { setStatus(reply.error, true); return; }
-  showAnswers(reply);
+  if (reply.error) setStatus(reply.error, true); else showAnswers(reply);
+  window.serveTiming.answered = seq;
+  if (reply.error) return;
   if (started !== null && name === "drawing") {
     requestAnimationFrame(() => {
       const ms = performance.now() - started;
