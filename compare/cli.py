@@ -27,6 +27,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("predict", "recognise your own handwritten digit images with both networks"),
     ("data", "locate or download MNIST, verify its digests, print a summary"),
     ("bench", "benchmark the scratch network against BLAS and Keras"),
+    ("serve", "a local web page: draw a digit and watch both networks answer; browse runs"),
 )
 
 

@@ -25,9 +25,11 @@ caller (`compare.predict`), because it belongs to the run, not to the image.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -75,25 +77,37 @@ def read_image(path: str | Path) -> np.ndarray:
         raise DigitError(f"{path}: no such file")
     if not path.is_file():
         raise DigitError(f"{path}: not a file")
-    check_pixel_count(path)
+    check_pixel_count(path, path)
     data = np.fromfile(path, dtype=np.uint8)  # also works for non-ASCII paths
+    return decode_image(data, path, header_checked=True)
+
+
+def decode_image(
+    data: bytes | np.ndarray, name: str | Path, *, header_checked: bool = False
+) -> np.ndarray:
+    """Decode an image file's bytes (a file read by `read_image`, or an upload) as stored;
+    the same pixel limit and one-line `DigitError`s, naming the image `name`."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     if data.size == 0:
-        raise DigitError(f"{path}: the file is empty; give a PNG, JPEG or BMP image")
+        raise DigitError(f"{name}: the file is empty; give a PNG, JPEG or BMP image")
+    if not header_checked:
+        check_pixel_count(io.BytesIO(data.tobytes()), name)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise DigitError(f"{path}: not an image OpenCV can read; give a PNG, JPEG or BMP image")
+        raise DigitError(f"{name}: not an image OpenCV can read; give a PNG, JPEG or BMP image")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:  # a format the header check missed
-        raise DigitError(_too_large(path, image.shape[1], image.shape[0]))
+        raise DigitError(_too_large(name, image.shape[1], image.shape[0]))
     if image.size == 0:
-        raise DigitError(f"{path}: the image has no pixels")
+        raise DigitError(f"{name}: the image has no pixels")
     return image
 
 
-def check_pixel_count(path: Path) -> None:
+def check_pixel_count(source: Path | BinaryIO, name: str | Path) -> None:
     """Refuse images over MAX_PIXELS from the header alone, before decoding them.
 
-    Pillow (installed with matplotlib) reads only the header on `open`. Files it
-    does not recognise are left to OpenCV, which then applies the same limit.
+    Pillow (installed with matplotlib) reads only the header on `open` (of a path or an
+    in-memory file). Files it does not recognise are left to OpenCV, which then applies
+    the same limit.
     """
     try:
         from PIL import Image, UnidentifiedImageError
@@ -102,17 +116,17 @@ def check_pixel_count(path: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's own "decompression bomb" warning
-            with Image.open(path) as header:
+            with Image.open(source) as header:
                 width, height = header.size
     except Image.DecompressionBombError:
-        raise DigitError(_too_large(path, None, None)) from None
+        raise DigitError(_too_large(name, None, None)) from None
     except (UnidentifiedImageError, OSError, ValueError):
         return
     if width * height > MAX_PIXELS:
-        raise DigitError(_too_large(path, width, height))
+        raise DigitError(_too_large(name, width, height))
 
 
-def _too_large(path: Path, width: int | None, height: int | None) -> str:
+def _too_large(path: str | Path, width: int | None, height: int | None) -> str:
     size = f"is {width}x{height} pixels" if width else "has too many pixels"
     return (
         f"{path}: image {size}, over the {MAX_PIXELS // 1_000_000} megapixel limit; "

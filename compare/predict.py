@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from compare import models as model_registry
-from compare.digits import DigitError, preprocess_digit, read_image
+from compare.digits import DigitError, decode_image, preprocess_digit, read_image
 from compare.models import Model
 from scratch.config import ConfigError
 from scratch.serialization import atomic_path
@@ -164,11 +164,12 @@ def load_run(run_dir: str | Path) -> RunModels:
     return RunModels(run_dir, models, dtype, standardized, mean, std)
 
 
-def _prepare(image: str | Path) -> Prediction:
-    """Read and preprocess one image; a failure is kept as its one-line error."""
+def _prepare(image: str | Path, data: bytes | None = None) -> Prediction:
+    """Read (or, given `data`, decode the uploaded bytes of) and preprocess one image;
+    a failure is kept as its one-line error."""
     result = Prediction(image=str(image))
     try:
-        result.original = read_image(image)
+        result.original = read_image(image) if data is None else decode_image(data, str(image))
         result.pixels = preprocess_digit(result.original)
     except DigitError as error:
         message, prefix = str(error), f"{image}: "
@@ -178,7 +179,17 @@ def _prepare(image: str | Path) -> Prediction:
 
 def predict_images(run: RunModels, images: list[str | Path]) -> list[Prediction]:
     """Preprocess each image once, then ask every model about all good images in one batch."""
-    results = [_prepare(image) for image in images]
+    return _ask_models(run, [_prepare(image) for image in images])
+
+
+def predict_upload(run: RunModels, data: bytes, name: str = "upload") -> Prediction:
+    """`predict_images` for one image file's bytes (a drawing, an upload): the same
+    decoding, pixel limit, preprocessing and models."""
+    return _ask_models(run, [_prepare(name, data)])[0]
+
+
+def _ask_models(run: RunModels, results: list[Prediction]) -> list[Prediction]:
+    """Every model's probabilities for all good images, in one batch per model."""
     good = [result for result in results if result.error is None]
     if not good:
         return results

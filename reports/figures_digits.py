@@ -16,6 +16,14 @@ from reports.figures import png_bytes
 from reports.loader import RunData
 
 COLUMNS = 8
+WEIGHT_CMAP = "RdBu_r"  # first-layer weights: red positive, blue negative
+
+
+def unit_weight_image(W: np.ndarray, unit: int) -> tuple[np.ndarray, float]:
+    """Hidden unit `unit`'s incoming weights as a 28x28 image, and the symmetric colour
+    bound (its largest |weight|) that centres zero on the colour map's white."""
+    image = W[:, unit].reshape(28, 28)  # W: (784, units)
+    return image, float(np.abs(image).max()) or 1.0
 
 
 def short_names(models: list[str]) -> dict[str, str]:
@@ -108,10 +116,9 @@ def first_layer_weights(run: RunData, units: int = 10) -> Figure | None:
     for r, model in enumerate(models):
         W = run.first_layer[model]  # (784, units)
         for u in range(shown):
-            image = W[:, u].reshape(28, 28)
-            bound = float(np.abs(image).max()) or 1.0
+            image, bound = unit_weight_image(W, u)
             ax = axes[r, u]
-            ax.imshow(image, cmap="RdBu_r", vmin=-bound, vmax=bound)
+            ax.imshow(image, cmap=WEIGHT_CMAP, vmin=-bound, vmax=bound)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:

@@ -62,3 +62,16 @@ def quick_run(mnist_dir, tmp_path_factory) -> Path:
     code = main([*argv, "--out", str(out), "--quiet"])
     assert code == 0, f"mnist-compare run exited {code}"
     return out
+
+
+@pytest.fixture(scope="session")
+def scratch_only_run(mnist_dir, tmp_path_factory) -> Path:
+    """A finished real run folder of the scratch network alone, with its report (2,000
+    training images, 1 epoch: a few seconds), made once per session by the real CLI."""
+    from compare.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "scratch-only"
+    argv = ["run", "--data-dir", str(mnist_dir), "--models", "scratch", "--limit-train", "2000"]
+    argv += ["--val-size", "1000", "--epochs", "1", "--standardize"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    return out
