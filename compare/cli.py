@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    args.argv = argv  # the command line as typed, for the run folder's record
     try:
         return int(_command_module(args.command).run(args) or 0)
     except _user_error_types() as error:

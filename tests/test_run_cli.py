@@ -148,12 +148,21 @@ def test_unknown_option_points_to_the_subcommand_help(capsys):
     assert code == 2 and "unrecognized arguments: --foo (see mnist-compare run --help)" in err
 
 
-def test_invocation_keeps_zero_values():
-    from compare.cli import build_parser
-    from compare.commands.run import invocation
+@pytest.mark.mnist
+def test_invocation_is_the_command_line_and_runs_again(mnist_dir, tmp_path):
+    import json
+    import shlex
 
-    args = build_parser(only="run").parse_args(
-        ["run", "--blas-threads", "0", "--val-size", "0", "--l2", "0.0", "--hidden", "64,32"]
-    )
-    words = invocation(args)
-    assert "--blas-threads 0" in words and "--val-size 0" in words and "--l2 0.0" in words
+    argv = ["run", "--models", "scratch", "--data-dir", str(mnist_dir), "--limit-train", "300",
+            "--epochs", "1", "--hidden", "16,8", "--l2", "0.0", "--blas-threads", "0",
+            "--out", str(tmp_path / "first"), "--quiet", "--no-report"]  # fmt: skip
+    assert main(argv) == 0
+    typed = json.loads((tmp_path / "first" / "summary.json").read_text())["invocation"]
+    assert typed == shlex.join(["mnist-compare", *argv])  # 0 and 0.0 kept as typed
+    again = shlex.split(typed)[1:]
+    again[again.index("--out") + 1] = str(tmp_path / "again")
+    assert main(again) == 0
+    from compare.runconfig import load_toml
+
+    first = load_toml(tmp_path / "first" / "config.toml")
+    assert load_toml(tmp_path / "again" / "config.toml") == first  # the same config

@@ -188,14 +188,8 @@ def resolve_args(args: argparse.Namespace) -> RunConfig:
 
 
 def invocation(args: argparse.Namespace) -> str:
-    """The command line as given (reconstructed from the parsed flags)."""
-    words = ["mnist-compare", "run"]
-    for dest, value in vars(args).items():
-        if dest == "command" or value is None or value is False:  # 0 and 0.0 are real values
-            continue
-        flag = "--" + dest.replace("_", "-")
-        words += [flag] if value is True else [flag, str(value)]
-    return shlex.join(words)
+    """The command line as typed (`mnist-compare` and its arguments), ready to run again."""
+    return shlex.join(["mnist-compare", *getattr(args, "argv", ["run"])])
 
 
 def default_out(config: RunConfig) -> Path:
