@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,8 @@ def _records(
     calls = [delayed(run_one)(task, str(runs_dir), render) for task in tasks]
     if not calls:
         return
+    # Ctrl-C cancels the queued runs on purpose: the summary line says so, not a warning
+    warnings.filterwarnings("ignore", ".*tasks which were still being processed", UserWarning)
     if scheduler is None:
         workers = min(jobs, len(calls))  # never start more processes than runs
         parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")

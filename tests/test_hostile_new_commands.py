@@ -117,3 +117,62 @@ def test_sweep_huge_jobs_starts_no_more_workers_than_runs(sweep_file, mnist_dir,
     assert main(argv) == 0
     assert "2 to run on 2 worker(s)" in capsys.readouterr().err
     assert (out / "sweep.csv").read_text().count("complete") == 2
+
+
+def group_processes(group: int) -> list[str]:
+    """The command lines of the live (not zombie) processes in process group `group`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_sweep_stopped_midway_then_resume(tmp_path, mnist_dir, how):
+    """SIGTERM to the sweep, or Ctrl-C (SIGINT to its whole process group, as a terminal
+    sends it) while runs are in flight: a clean stop (exit 130, no warning
+    or traceback, no process left behind, status interrupted), then --resume finishes."""
+    import json
+    import os
+    import signal
+    import time
+
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text(
+        SMALL_SWEEP.replace("seeds = 1", "seeds = 3")
+        .replace("limit_train = 2000", "limit_train = 20000")
+        .replace("epochs = 1", "epochs = 3")
+    )
+    out = tmp_path / "s"
+    env = {**os.environ, "MNIST_DATA_DIR": str(mnist_dir)}
+    argv = [sys.executable, "-m", "compare", "sweep", str(sweep_file), "--out", str(out),
+            "--jobs", "2", "--no-report"]  # fmt: skip
+    sweep = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(out.glob("runs/*/summary.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if how == "sigterm":
+        sweep.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(sweep.pid, signal.SIGINT)
+    err = sweep.communicate(timeout=60)[1]
+    assert sweep.returncode == 130, err
+    assert "Traceback" not in err and "Warning" not in err, err
+    time.sleep(1)
+    assert group_processes(sweep.pid) == []
+    info = json.loads((out / "sweep.json").read_text())
+    assert info["status"] == "interrupted"
+    assert any(run["status"] != "complete" for run in info["runs"])
+    resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads((out / "sweep.json").read_text())
+    assert [run["status"] for run in info["runs"]] == ["complete"] * 6
