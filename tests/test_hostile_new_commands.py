@@ -176,3 +176,109 @@ def test_sweep_stopped_midway_then_resume(tmp_path, mnist_dir, how):
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((out / "sweep.json").read_text())
     assert [run["status"] for run in info["runs"]] == ["complete"] * 6
+
+
+# --- mnist-compare check --model -------------------------------------------------------
+
+HOSTILE_NETS = """\
+import sys
+import numpy as np
+from project_ok import ProjectNet
+
+NOT_CALLABLE = 42
+
+class ExitsInInit:
+    def __init__(self, sizes):
+        sys.exit("bye")
+
+class WrongShape(ProjectNet):
+    def predict_proba(self, x):
+        return np.zeros((len(x), 7))
+
+class NoneProba(ProjectNet):
+    def predict_proba(self, x):
+        return None
+
+class NoneWeights(ProjectNet):
+    def get_weights(self):
+        return None
+
+class NoneLossGrads(ProjectNet):
+    def loss_and_gradients(self, x, y):
+        return None
+
+class NaNStep(ProjectNet):
+    def train_step(self, x, y):
+        self.weights = [w * np.nan for w in self.weights]
+        return float("nan")
+
+class Exits(ProjectNet):
+    def train_step(self, x, y):
+        sys.exit(3)
+"""
+
+
+@pytest.fixture
+def nets(tmp_path):
+    import shutil
+
+    shutil.copy(REPO_ROOT / "tests" / "usernets" / "project_ok.py", tmp_path)
+    (tmp_path / "hostile.py").write_text(HOSTILE_NETS)
+    (tmp_path / "syntax.py").write_text("x = (\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "folder.py").mkdir()
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("_mnist_compare_user_")]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize(
+    "model, code, says",
+    [
+        ("folder.py:Net", 2, "is a folder"),
+        ("notes.txt:Net", 2, "is not a Python file"),
+        ("syntax.py:Net", 2, "syntax.py:1 in <module>"),
+        ("exits.py:Net", 2, "called sys.exit(0)"),  # exited 0 silently: a "pass"
+        ("hostile.py:NOT_CALLABLE", 2, "NOT_CALLABLE is a int, not a class"),
+        ("hostile.py:ExitsInInit", 2, "called sys.exit('bye')"),  # was exit 1, 'bye'
+    ],
+)
+def test_check_model_that_cannot_load_is_one_line(nets, capsys, monkeypatch, model, code, says):
+    from compare.cli import main
+
+    monkeypatch.chdir(nets)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    err = capsys.readouterr().err
+    returned = main(["check", "--model", model, "--steps", "2"])
+    err = capsys.readouterr().err
+    assert returned == code, err
+    assert "Traceback" not in err and says in err, err
+
+
+@pytest.mark.mnist
+@pytest.mark.keras
+@pytest.mark.slow
+def test_check_model_returning_nonsense_is_one_line(nets, mnist_dir, capsys, monkeypatch):
+    """Wrong output shapes, None for weights/outputs/gradients, NaN after a step and
+    sys.exit() in a step: each a one-line error (they were tracebacks, or a wrong
+    diagnosis, or a silent exit)."""
+    from compare.cli import main
+
+    monkeypatch.chdir(nets)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    cases = {
+        "WrongShape": (1, "returned an array of shape (32, 7); expected probabilities of shape"),
+        "NoneProba": (1, "predict_proba(x) returned None"),
+        "NoneWeights": (2, "get_weights() returned None; expected a list of arrays"),
+        "NoneLossGrads": (1, "loss_and_gradients(x, y) returned None"),
+        "NaNStep": (1, "returned NaN or inf"),
+        "Exits": (1, "called sys.exit(3)"),
+    }
+    for name, (code, says) in cases.items():
+        argv = ["check", "--model", f"hostile.py:{name}", "--steps", "2", "--limit-train",
+                "500", "--data-dir", str(mnist_dir)]  # fmt: skip
+        returned = main(argv)
+        err = capsys.readouterr().err
+        assert returned == code, (name, err)
+        assert "Traceback" not in err and says in err, (name, err)
