@@ -20,6 +20,7 @@ adapters that give all three one interface are in compare/useradapters.py):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -52,7 +53,8 @@ class UserCodeError(CliError):
 def user_call(what: str, function, *args, exit_code: int = 1):
     """Call into the learner's code; an exception becomes a UserCodeError naming their line."""
     try:
-        return function(*args)
+        with contextlib.redirect_stdout(sys.stderr):  # their prints: stdout is the table
+            return function(*args)
     except (Exception, SystemExit) as error:  # anything, sys.exit() too: reported as theirs
         raise UserCodeError(describe_exception(what, error), exit_code) from None
 

@@ -212,6 +212,11 @@ class NaNStep(ProjectNet):
         self.weights = [w * np.nan for w in self.weights]
         return float("nan")
 
+class Chatty(ProjectNet):
+    def train_step(self, x, y):
+        print("debug: a learner's print")
+        return super().train_step(x, y)
+
 class Exits(ProjectNet):
     def train_step(self, x, y):
         sys.exit(3)
@@ -282,3 +287,8 @@ def test_check_model_returning_nonsense_is_one_line(nets, mnist_dir, capsys, mon
         err = capsys.readouterr().err
         assert returned == code, (name, err)
         assert "Traceback" not in err and says in err, (name, err)
+    argv = ["check", "--model", "hostile.py:Chatty", "--steps", "2", "--limit-train", "500",
+            "--data-dir", str(mnist_dir)]  # fmt: skip
+    assert main(argv) == 0
+    shown = capsys.readouterr()
+    assert "debug" not in shown.out and shown.err.count("debug: a learner's print") == 2
