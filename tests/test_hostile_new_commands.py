@@ -217,6 +217,12 @@ class Chatty(ProjectNet):
         print("debug: a learner's print")
         return super().train_step(x, y)
 
+class TermInStep(ProjectNet):
+    def train_step(self, x, y):
+        import os, signal
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a scheduler would
+        return super().train_step(x, y)
+
 class Exits(ProjectNet):
     def train_step(self, x, y):
         sys.exit(3)
@@ -279,6 +285,7 @@ def test_check_model_returning_nonsense_is_one_line(nets, mnist_dir, capsys, mon
         "NoneLossGrads": (1, "loss_and_gradients(x, y) returned None"),
         "NaNStep": (1, "returned NaN or inf"),
         "Exits": (1, "called sys.exit(3)"),
+        "TermInStep": (130, "interrupted"),  # was killed outright (exit 143, no message)
     }
     for name, (code, says) in cases.items():
         argv = ["check", "--model", f"hostile.py:{name}", "--steps", "2", "--limit-train",
