@@ -299,3 +299,21 @@ def test_check_model_returning_nonsense_is_one_line(nets, mnist_dir, capsys, mon
     assert main(argv) == 0
     shown = capsys.readouterr()
     assert "debug" not in shown.out and shown.err.count("debug: a learner's print") == 2
+
+
+# --- mnist-compare run, one worker process per model ------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_output_folder_that_cannot_be_written_is_one_line(sweep_file, capsys, command):
+    """/sys refuses new files (to root too, unlike a chmod 555 folder): the run lock
+    beside the folder cannot be made. It was a PermissionError traceback."""
+    from compare.cli import main
+
+    out = "/sys/mnist-compare-hostile-test"
+    argv = ["run", "--models", "scratch", "--limit-train", "500", "--no-report", "--quiet"]
+    if command == "sweep":
+        argv = ["sweep", str(sweep_file), "--no-report", "--quiet"]
+    returned = main([*argv, "--out", out])
+    assert "cannot write the output folder" in one_line_error(capsys, 2, returned)
+    assert not Path(out).exists()
