@@ -317,3 +317,17 @@ def test_output_folder_that_cannot_be_written_is_one_line(sweep_file, capsys, co
     returned = main([*argv, "--out", out])
     assert "cannot write the output folder" in one_line_error(capsys, 2, returned)
     assert not Path(out).exists()
+
+
+def test_sweep_astronomic_grid_is_refused_before_it_is_built(tmp_path, capsys):
+    """6 keys x 60 values: 4.7e10 cells. The product was built before the size check
+    (MemoryError traceback, after eating the memory of a shared machine)."""
+    from compare.cli import main
+
+    values = "[" + ", ".join(str(i + 1) for i in range(60)) + "]"
+    keys = ["epochs", "batch_size", '"model.learning_rate"', '"model.l2"',
+            '"data.limit_train"', '"data.val_size"']  # fmt: skip
+    path = tmp_path / "huge.toml"
+    path.write_text("seeds = 1\n[grid]\n" + "".join(f"{key} = {values}\n" for key in keys))
+    returned = main(["sweep", str(path), "--out", str(tmp_path / "o")])
+    assert "46656000000 cells is more than 10000" in one_line_error(capsys, 2, returned)
