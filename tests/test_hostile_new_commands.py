@@ -331,3 +331,14 @@ def test_sweep_astronomic_grid_is_refused_before_it_is_built(tmp_path, capsys):
     path.write_text("seeds = 1\n[grid]\n" + "".join(f"{key} = {values}\n" for key in keys))
     returned = main(["sweep", str(path), "--out", str(tmp_path / "o")])
     assert "46656000000 cells is more than 10000" in one_line_error(capsys, 2, returned)
+
+
+def test_sweep_missing_data_folder_is_one_line_before_any_run(sweep_file, tmp_path, capsys):
+    """Every run failed on its own with the same DataError (and, without a data folder,
+    every worker downloaded MNIST at once)."""
+    from compare.cli import main
+
+    out = tmp_path / "o"
+    argv = ["sweep", str(sweep_file), "--out", str(out), "--data-dir", str(tmp_path / "none")]
+    assert "does not exist or is not a folder" in one_line_error(capsys, 2, main(argv))
+    assert not out.exists()
