@@ -85,7 +85,15 @@ def locked(out: Path) -> Iterator[None]:
     was just removed is dropped and taken again on the new file."""
     path = lock_path(out)
     while True:
-        handle = path.open("a+b")
+        try:
+            handle = path.open("a+b")
+        except OSError as error:  # a read-only or missing folder: before anything is written
+            from compare.cli import CliError
+
+            reason = error.strerror or error
+            raise CliError(
+                f"cannot write the output folder {out}: {reason}; choose another --out"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

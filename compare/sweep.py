@@ -11,6 +11,8 @@ of its folder (`compare.runguard.locked`), so two sweeps cannot write the same o
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ SAMPLES_PER_SECOND = {"scratch": 70_000.0, "keras": 20_000.0}
 MLP_PARAMETERS = 101_770
 MNIST_TRAIN_IMAGES = 60_000
 RUN_OVERHEAD_SECONDS = {"scratch": 4.0, "keras": 10.0}
+CONNECT_SECONDS = 10  # to reach the Dask scheduler
 
 
 def estimate_seconds(sweep: Sweep, tasks: list[RunTask], workers: int) -> float:
@@ -57,6 +60,7 @@ def execute_sweep(
     """Run what is not complete yet; write sweep.json, sweep.csv and cells.csv (also when
     interrupted: KeyboardInterrupt is raised again after they are written)."""
     workers = jobs if scheduler is None else _cluster_threads(scheduler)  # before any write
+    workers = min(workers, len(sweep.runs))
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     runfolder.write_text(out / "sweep.toml", sweep.text)
@@ -115,8 +119,11 @@ def _records(
     calls = [delayed(run_one)(task, str(runs_dir), render) for task in tasks]
     if not calls:
         return
+    # Ctrl-C cancels the queued runs on purpose: the summary line says so, not a warning
+    warnings.filterwarnings("ignore", ".*tasks which were still being processed", UserWarning)
     if scheduler is None:
-        parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
+        workers = min(jobs, len(calls))  # never start more processes than runs
+        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
         yield from parallel(calls)
         return
     from dask.distributed import Client
@@ -143,14 +150,43 @@ def _cluster_threads(scheduler: str) -> int:
             'a Dask cluster needs the `sweep` extra: pip install -e ".[sweep]"'
         ) from None
     try:
-        with Client(scheduler, timeout="10s") as client:
-            threads = sum(client.nthreads().values())
+        threads = _with_deadline(lambda: _count_threads(Client, scheduler), CONNECT_SECONDS)
     except (OSError, TimeoutError) as error:
         raise CliError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a bad address, or something else answering
+        first = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        raise CliError(f"--scheduler {scheduler} is not a Dask scheduler's address "
+                       f"(tcp://HOST:8786): {first}") from None  # fmt: skip
     if not threads:
         raise CliError(f"the Dask cluster at {scheduler} has no workers; start some: "
                        f"dask worker {scheduler}")  # fmt: skip
     return threads
+
+
+def _count_threads(client_class: Any, scheduler: str) -> int:
+    with client_class(scheduler, timeout=f"{CONNECT_SECONDS}s") as client:
+        return sum(client.nthreads().values())
+
+
+def _with_deadline(call: Callable[[], int], seconds: float) -> int:
+    """call() in a daemon thread; TimeoutError after `seconds` (a server that accepts the
+    connection but never answers, e.g. a web server, keeps Dask's handshake waiting)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="dask-probe", daemon=True)
+    thread.start()
+    thread.join(seconds + 5)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer from a Dask scheduler within {seconds + 5:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _say_outcome(progress: SweepProgress, states: list[dict], status: str, out: Path) -> None:

@@ -13,6 +13,7 @@ mistake is one line (`ConfigError`) and not a failure an hour in.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -110,6 +111,9 @@ def grid_points(where: str, grid: Any) -> list[dict[str, Any]]:
             raise ConfigError(f"{where} [grid]: {key} must be a list of values, got {values!r}")
         if not values:
             raise ConfigError(f"{where} [grid]: {key} is an empty list; give one value or more")
+    size = math.prod(len(values) for values in flat.values())
+    if size > MAX_RUNS:  # before the product is built: it could fill the memory
+        raise ConfigError(f"{where} [grid]: {size} cells is more than {MAX_RUNS} runs")
     return [dict(zip(flat, combo, strict=True)) for combo in itertools.product(*flat.values())]
 
 
@@ -153,6 +157,10 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     if both:
         raise ConfigError(
             f"{where}: {', '.join(both)} in both [grid] and [[variants]]; give it once"
+        )
+    if len(variants) * len(grid) > MAX_RUNS:
+        raise ConfigError(
+            f"{where}: {len(variants) * len(grid)} cells is more than {MAX_RUNS} runs"
         )
     points = [{**v, **g} for v in variants for g in grid]
     keys = list(dict.fromkeys(k for point in points for k in point))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from compare.usermodel import user_call
+from compare.usermodel import UserCodeError, as_arrays, shown, user_call
 from scratch.config import ModelConfig
 from scratch.keras_rounding import keras_cast, keras_learning_rate
 from scratch.optimizers import make_optimizer
@@ -59,19 +59,22 @@ class ProjectAdapter:
         self.array_names = [f"get_weights()[{i}]" for i in range(len(self.get_weights()))]
 
     def get_weights(self) -> list[np.ndarray]:
-        return [np.array(w) for w in user_call("get_weights()", self.net.get_weights)]
+        return as_arrays("get_weights()", user_call("get_weights()", self.net.get_weights))
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> list[np.ndarray] | None:
         if not hasattr(self.net, "loss_and_gradients"):
             return None
-        _, grads = user_call("loss_and_gradients(x, y)", self.net.loss_and_gradients, x, y)
-        return [np.asarray(g) for g in grads]
+        result = user_call("loss_and_gradients(x, y)", self.net.loss_and_gradients, x, y)
+        if not isinstance(result, tuple | list) or len(result) != 2:
+            raise UserCodeError(f"loss_and_gradients(x, y) returned {shown(result)}; "
+                                "expected (loss, [gradient arrays])", 1)  # fmt: skip
+        return as_arrays("loss_and_gradients(x, y)'s gradients", result[1])
 
     def step(self, x: np.ndarray, y: np.ndarray, grads, t: int) -> None:
         user_call(f"train_step(x, y) at step {t}", self.net.train_step, x, y)
 
     def forward(self, x: np.ndarray) -> np.ndarray | None:
-        return np.asarray(user_call("predict_proba(x)", self.net.predict_proba, x))
+        return _probabilities(self.net, x)
 
 
 class TextbookAdapter:
@@ -134,6 +137,16 @@ class TextbookAdapter:
         return np.concatenate([np.asarray(c).reshape(1, -1) for c in columns])
 
 
+def _probabilities(net: Any, x: np.ndarray) -> Any:
+    """Their predict_proba(x); None is their bug here (None from `forward` means "has none"),
+    other wrong values are caught by the caller (compare.usercheck.user_probabilities)."""
+    P = user_call("predict_proba(x)", net.predict_proba, x)
+    if P is None:
+        raise UserCodeError("predict_proba(x) returned None; expected probabilities of shape "
+                            f"({len(x)}, 10)", 1)  # fmt: skip
+    return P
+
+
 def _keras_shape(gradient: np.ndarray) -> tuple[int, ...]:
     """A bias gradient (out, 1) becomes (out,); kernels keep their (transposed) shape."""
     shape = np.shape(gradient)
@@ -157,7 +170,7 @@ class GradientsAdapter:
         return [np.array(p) for p in self.params]
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> list[np.ndarray] | None:
-        return [np.asarray(g) for g in user_call("gradients(x, y)", self.net.gradients, x, y)]
+        return as_arrays("gradients(x, y)", user_call("gradients(x, y)", self.net.gradients, x, y))
 
     def step(self, x: np.ndarray, y: np.ndarray, grads, t: int) -> None:
         self.optimizer.step(self.params, grads, t)
@@ -165,7 +178,7 @@ class GradientsAdapter:
     def forward(self, x: np.ndarray) -> np.ndarray | None:
         if not hasattr(self.net, "predict_proba"):
             return None
-        return np.asarray(user_call("predict_proba(x)", self.net.predict_proba, x))
+        return _probabilities(self.net, x)
 
 
 ADAPTERS = {"project": ProjectAdapter, "textbook": TextbookAdapter, "gradients": GradientsAdapter}

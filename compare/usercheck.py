@@ -28,6 +28,7 @@ from compare.check_gradients import norm_error
 from compare.check_lockstep import F32_ABS_LIMIT, F64_ABS_LIMIT, batch_stream, checkpoints
 from compare.diagnose import Diagnosis, Evidence, Observation, diagnose
 from compare.metrics import weight_difference
+from compare.usermodel import UserCodeError, shown
 from scratch.config import ModelConfig
 
 DEFAULT_STEPS = 100
@@ -86,7 +87,20 @@ def user_probabilities(setup: Setup, x: np.ndarray) -> np.ndarray:
     out = setup.adapter.forward(x)
     if out is None:
         out = bugmodels.forward(setup.adapter.get_weights(), x, setup.config)[2]
-    return np.asarray(out, dtype=np.float64)
+    what = "feedforward(a)" if setup.layout == "textbook" else "predict_proba(x)"
+    try:
+        P = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        P = np.array(np.nan)
+    if P.shape != (len(x), 10):
+        got = f"an array of shape {P.shape}" if P.ndim else shown(out)[:80]
+        raise UserCodeError(f"your {what} returned {got}; expected probabilities of shape "
+                            f"({len(x)}, 10)", 1)  # fmt: skip
+    if not np.isfinite(P).all():
+        bad = int(np.sum(~np.isfinite(P)))
+        raise UserCodeError(f"your {what} returned NaN or inf for {bad} of {P.size} outputs: "
+                            "the network (or a training step) broke it", 1)  # fmt: skip
+    return P
 
 
 def batch_loss(setup: Setup, P: np.ndarray, y: np.ndarray, weights) -> float:

@@ -20,6 +20,7 @@ adapters that give all three one interface are in compare/useradapters.py):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -52,18 +53,48 @@ class UserCodeError(CliError):
 def user_call(what: str, function, *args, exit_code: int = 1):
     """Call into the learner's code; an exception becomes a UserCodeError naming their line."""
     try:
-        return function(*args)
-    except Exception as error:  # their code may raise anything; we report it as theirs
+        with contextlib.redirect_stdout(sys.stderr):  # their prints: stdout is the table
+            return function(*args)
+    except (Exception, SystemExit) as error:  # anything, sys.exit() too: reported as theirs
         raise UserCodeError(describe_exception(what, error), exit_code) from None
+
+
+def shown(value: Any) -> str:
+    """What the learner's code returned, for an error line: `None`, `dict {...}`."""
+    import reprlib
+
+    return "None" if value is None else f"{type(value).__name__} {reprlib.repr(value)}"
+
+
+def as_arrays(what: str, value: Any, exit_code: int = 1) -> list[np.ndarray]:
+    """The list of numeric arrays the learner's code returned, or a one-line error saying
+    what came back instead (None, a number, ragged or non-numeric items)."""
+    if value is None or isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
+        raise UserCodeError(f"{what} returned {shown(value)}; expected a list of arrays", exit_code)
+    items = list(value)
+    for index, item in enumerate(items):
+        try:
+            array = np.array(item)
+        except (TypeError, ValueError):
+            array = np.array(None)
+        if not np.issubdtype(array.dtype, np.number):
+            raise UserCodeError(f"{what} returned a list whose item {index} is {shown(item)}, "
+                                "not an array of numbers", exit_code)  # fmt: skip
+    return [np.array(item) for item in items]
 
 
 def describe_exception(what: str, error: BaseException) -> str:
     """'error in your code (FILE:LINE in FUNC) during WHAT: Type: msg' + their traceback tail."""
     frames = traceback.extract_tb(error.__traceback__)
+    if isinstance(error, SyntaxError) and error.filename:  # the frames are the importer's
+        frames = [traceback.FrameSummary(error.filename, error.lineno or 0, "<module>",
+                                         line=(error.text or "").strip())]  # fmt: skip
     theirs = [f for f in frames if not _is_tool_frame(f.filename)] or frames[-1:]
     where = f"{theirs[-1].filename}:{theirs[-1].lineno} in {theirs[-1].name}" if theirs else "?"
     tail = "".join(traceback.format_list(theirs[-3:])).rstrip()
     message = f"{type(error).__name__}: {error}"
+    if isinstance(error, SystemExit):
+        message = f"your code called sys.exit({error.code!r}); a network must not exit"
     return f"error in your code ({where}) during {what}: {message}\n{tail}"
 
 
@@ -86,15 +117,24 @@ def load_target(spec: str) -> Any:
     location, _, name = spec.rpartition(":")
     if not location or not name.isidentifier():
         raise CliError(f"--model wants FILE.py:CLASS or package.module:CLASS, got {spec!r}")
-    if location.endswith(".py") or "/" in location:
-        path = Path(location).expanduser()
+    path = Path(location).expanduser()
+    if location.endswith(".py") or "/" in location or path.exists():
+        if path.is_dir():
+            raise CliError(f"--model {spec}: {path} is a folder; give FILE.py:CLASS")
         if not path.is_file():
             raise CliError(f"--model {spec}: file {path} not found")
+        if path.suffix != ".py":
+            raise CliError(f"--model {spec}: {path} is not a Python file; give FILE.py:CLASS")
         module = _exec_file(path)
     else:
         module = user_call(f"import of {location}", importlib.import_module, location, exit_code=2)
     target = getattr(module, name, None)
-    if target is None or not callable(target):
+    if target is not None and not callable(target):
+        raise CliError(
+            f"--model {spec}: {name} is a {type(target).__name__}, not a class or "
+            "a function that returns the network"
+        )
+    if target is None:
         found = [n for n, v in vars(module).items() if inspect.isclass(v) and not n.startswith("_")]
         raise CliError(f"--model {spec}: no class or function {name!r} there (found: "
                        f"{', '.join(found) or 'none'})")  # fmt: skip
@@ -167,7 +207,8 @@ def kernel_shapes(weights: list[np.ndarray]) -> list[tuple[int, int]]:
 def initial_weights(net: Any, layout: str) -> list[np.ndarray]:
     """The weights the object reports, in Keras layout, before an adapter exists."""
     if layout == "project":
-        return [np.asarray(w) for w in user_call("get_weights()", net.get_weights, exit_code=2)]
+        weights = user_call("get_weights()", net.get_weights, exit_code=2)
+        return as_arrays("get_weights()", weights, exit_code=2)
     if layout == "textbook":
         if len(net.weights) != len(net.biases):
             raise CliError(f"weights has {len(net.weights)} arrays, biases {len(net.biases)}; "

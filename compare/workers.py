@@ -48,6 +48,22 @@ SPAWN = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.1  # how often the bars are redrawn and the stop flag looked at
 
 
+@contextlib.contextmanager
+def _stdlib_start_method() -> Any:
+    """A spawned child is told this process's default start method and sets it first
+    thing; inside a joblib (loky) sweep worker that is "loky", which a fresh child does
+    not know, so it would die before running anything. Name "spawn" while starting."""
+    method = multiprocessing.get_start_method(allow_none=True)
+    if method in (None, "fork", "spawn", "forkserver"):
+        yield
+        return
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+
+
 class WorkerFailed(Exception):
     """A worker process died or raised; the message is one line naming the model."""
 
@@ -113,7 +129,8 @@ class Workers:
             target=worker_main, name=f"mnist-compare {spec.name}", daemon=True,
             args=(spec, shared, child, self.stop, counters, os.getpid()),
         )  # fmt: skip
-        process.start()
+        with _stdlib_start_method():
+            process.start()
         child.close()
         return Worker(spec, process, conn, counters)
 

@@ -91,6 +91,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compare.runguard import interrupt_on_sigterm
+
+    with interrupt_on_sigterm():  # SIGTERM stops a check as Ctrl-C does
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
 
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file, overrides)
     out = _out_folder(args)
     _check_folder(out, sweep.text, resume=args.resume)
+    if not args.scheduler:  # on a cluster the data is the workers' (docs/sweep.md)
+        _check_data(sweep)
     try:
         with locked(out), interrupt_on_sigterm():
             return _run_locked(args, sweep, out)
@@ -89,6 +91,15 @@ def _out_folder(args: argparse.Namespace) -> Path:
 
     default = Path("sweeps") / f"{datetime.now():%Y%m%d-%H%M%S}-{Path(args.sweep_file).stem}"
     return out_folder(args.out, default, "sweep folder", "sweeps/first")
+
+
+def _check_data(sweep) -> None:
+    """The MNIST folder of every run, found (or downloaded) once here: a missing folder is
+    one line now, not the same failure in every run."""
+    from compare.data import locate_mnist
+
+    for data_dir in dict.fromkeys(task.config.data.data_dir for task in sweep.runs):
+        locate_mnist(data_dir)  # DataError: one line, exit 2 (DownloadError: 1)
 
 
 def _check_folder(out: Path, text: str, *, resume: bool) -> None:
