@@ -87,7 +87,10 @@ def execute_sweep(
             progress.finished_run(record)
             if record["status"] == "interrupted":
                 raise KeyboardInterrupt
-        info["status"] = "complete"
+        # "complete" only when every run is: a sweep whose runs failed is "incomplete".
+        finished = run_states(sweep, runs_dir, errors)
+        all_complete = all(state["status"] == "complete" for state in finished)
+        info["status"] = "complete" if all_complete else "incomplete"
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise

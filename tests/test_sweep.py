@@ -101,7 +101,7 @@ def test_a_diverging_cell_is_recorded_and_a_stopped_sweep_resumes(mnist_dir, tmp
     assert code == 1  # the diverging cell failed; everything else ran
     assert first.stat().st_mtime_ns == kept  # the complete run was skipped, not redone
     done = json.loads((out / "sweep.json").read_text())
-    assert done["status"] == "complete"
+    assert done["status"] == "incomplete"  # every run tried; two diverged
     by_folder = {run["folder"]: run for run in done["runs"]}
     assert {f: r["status"] for f, r in by_folder.items()} == {
         "learning_rate-0.1_seed-0": "complete", "learning_rate-0.1_seed-1": "complete",
