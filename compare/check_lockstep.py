@@ -32,6 +32,7 @@ import numpy as np
 from compare.batches import BatchSchedule
 from compare.check_kinks import PartingWatch
 from compare.metrics import weight_difference
+from compare.training import is_checkpoint
 from scratch.config import ModelConfig
 
 F64_ABS_LIMIT = 1e-10
@@ -47,13 +48,9 @@ F32_MAX_ACCURACY_GAP = 0.003
 
 
 def checkpoints(total_steps: int) -> list[int]:
-    """1, 10, 100, 1000, ... below `total_steps`, then `total_steps` itself."""
-    marks = []
-    step = 1
-    while step < total_steps:
-        marks.append(step)
-        step *= 10
-    return [*marks, total_steps]
+    """The run's checkpoints below `total_steps` (1, 10, 100, ...: `is_checkpoint`), then
+    `total_steps` itself."""
+    return [step for step in range(1, total_steps) if is_checkpoint(step)] + [total_steps]
 
 
 def batch_stream(schedule: BatchSchedule, steps: int) -> Iterator[np.ndarray]:
