@@ -21,10 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from compare.check_kinks import kink_pattern, same_pattern
-from scratch.config import ModelConfig
+from scratch.config import ACTIVATIONS, LOSSES, ModelConfig
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-LOSSES = ("crossentropy", "mse")
 L2_VALUES = (0.0, 1e-3)
 FD_STEP = 1e-6  # central-difference step h in float64: truncation h**2 vs rounding eps/h
 FD_LIMIT = 1e-7

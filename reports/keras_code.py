@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scratch.config import ConfigError, ModelConfig
+from scratch.config import ACTIVATIONS, ConfigError, ModelConfig
 from scratch.conv import Conv2D, Flatten, MaxPooling2D
 from scratch.layers import Dense, Dropout, make_layer
 
@@ -112,7 +112,6 @@ def input_shape_text(specs: list[str]) -> str:
 
 
 FOLDS_ACTIVATION = ("dense", "conv")  # Keras layers that take activation=
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
 
 
 def _schedule_line(model: dict[str, Any]) -> str:
