@@ -44,6 +44,7 @@ from compare.data import Splits
 from compare.metrics import model_pairs, weight_difference
 from compare.models import Model
 from compare.progress import Progress
+from scratch.training import DivergenceError
 
 
 class Diverged(Exception):
@@ -248,21 +249,11 @@ def _sync(checkpoint: Callable[[int, int], bool], step: int, epoch: int) -> None
         raise KeyboardInterrupt  # another model stopped, or the run was interrupted
 
 
-def _divergence_types() -> tuple[type[BaseException], ...]:
-    """scratch's DivergenceError, if the scratch package defines one."""
-    try:
-        import scratch
-    except ImportError:  # pragma: no cover
-        return ()
-    error = getattr(scratch, "DivergenceError", None)
-    return (error,) if isinstance(error, type) else ()
-
-
 def _guarded_step(track: Track, x: np.ndarray, y: np.ndarray, where: tuple[int, int, int]) -> None:
     """One step; a NaN/inf loss or scratch's DivergenceError becomes `Diverged`."""
     try:
         loss = track.step(x, y)
-    except _divergence_types() as error:
+    except DivergenceError as error:
         loss = float(getattr(error, "loss", math.nan))
     if not math.isfinite(loss):
         epoch, batch, step = where
