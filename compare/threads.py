@@ -1,12 +1,10 @@
 """Run NumPy's BLAS with a given number of threads for a while (restored afterwards).
 
-Measured on this 2-core machine (784-128-10, batch 32, float32, one scratch
-`train_step`): 0.7-1.0 ms with one OpenBLAS thread, 4-23 ms with OpenBLAS's
-default two threads while other processes load the machine, and up to 105 ms
-with two threads once TensorFlow is loaded in the same process (its thread pools
-and OpenBLAS's spinning threads fight over the two cores). Products this small
-gain nothing from threads, so the runner, the check and the benchmark give the
-scratch network one BLAS thread unless told otherwise. Thread count does not
+The scratch network's products are small (a batch of 32 by 784 by 128): split over
+threads they gain nothing and, on a busy or shared machine, OpenBLAS's spinning
+threads make them many times slower (docs/run.md, "Threads and schedule", has the
+measurements). So the runner, the check and the benchmark give the scratch network
+one BLAS thread unless told otherwise. Thread count does not
 change results: OpenBLAS splits a product over output blocks, not over the
 summed dimension.
 
