@@ -30,7 +30,7 @@ import numpy as np
 from compare import runfolder
 from compare.data import Splits
 from compare.environment import peak_rss_mb, tf_versions
-from compare.models import Model, ModelFactory, _resolve, spec
+from compare.models import Model, ModelFactory, resolve_factory, spec
 from compare.progress import Progress
 from compare.summary import Evaluation
 from compare.threads import pin_threads
@@ -66,7 +66,7 @@ class WorkerSpec:
     def build(self, seed: int) -> Model:
         if self.backend:
             os.environ["KERAS_BACKEND"] = self.backend
-        factory = _resolve(self.factory) if isinstance(self.factory, str) else self.factory
+        factory = resolve_factory(self.factory) if isinstance(self.factory, str) else self.factory
         return factory(self.config, seed=seed)
 
 

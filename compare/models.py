@@ -56,7 +56,7 @@ ModelFactory = Callable[..., Model]
 ModelLoader = Callable[[Path], Model]
 
 
-def _resolve(target: str) -> Any:
+def resolve_factory(target: str) -> Any:
     """ "package.module:attribute" -> the attribute (imports the module now, not before)."""
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -85,16 +85,18 @@ class ModelSpec:
         return self.file_name if self.suffix == ".npz" else f"{self.name}_weights.npz"
 
     def build(self, config: ModelConfig, seed: int) -> Model:
-        factory = _resolve(self.factory) if isinstance(self.factory, str) else self.factory
-        return factory(config, seed=seed)
+        return self.model_factory()(config, seed=seed)
+
+    def model_factory(self) -> ModelFactory:
+        """The factory itself (imported here when it is given as "module:name")."""
+        return resolve_factory(self.factory) if isinstance(self.factory, str) else self.factory
 
     def load(self, path: Path) -> Model:
         loader = self.loader
         if loader is None:
-            factory = _resolve(self.factory) if isinstance(self.factory, str) else self.factory
-            loader = factory.load
+            loader = self.model_factory().load
         elif isinstance(loader, str):
-            loader = _resolve(loader)
+            loader = resolve_factory(loader)
         return loader(path)
 
     def describe(self) -> dict[str, str]:

@@ -136,13 +136,20 @@ def stamped(out: Path, what: str) -> Path:
     return candidate
 
 
-def run_status(folder: Path) -> str | None:
-    """summary.json's `status` of `folder`, or None when there is none readable."""
+def read_summary(folder: Path) -> dict | None:
+    """`folder`'s summary.json as a dict, or None when there is none readable (for a
+    quick look: `predict` and `report` check its fields when they use them)."""
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    return summary.get("status") if isinstance(summary, dict) else None
+    return summary if isinstance(summary, dict) else None
+
+
+def run_status(folder: Path) -> str | None:
+    """summary.json's `status` of `folder`, or None when there is none readable."""
+    summary = read_summary(folder)
+    return None if summary is None else summary.get("status")
 
 
 def holds_only_config(folder: Path) -> bool:

@@ -23,6 +23,7 @@ from compare.summary import now
 from compare.sweepconfig import RunTask, Sweep
 from compare.sweepprogress import SweepProgress, format_seconds
 from compare.sweepresults import run_states, write_all
+from compare.sweeprun import trained_as
 
 # Rough training speed of the 784-128-10 MLP on this 2-core machine, busy (docs/run.md),
 # in samples per second per model, and the fixed cost of one run (start, data, test).
@@ -65,7 +66,11 @@ def execute_sweep(
     runs_dir.mkdir(parents=True, exist_ok=True)
     runfolder.write_text(out / "sweep.toml", sweep.text)
     done = {
-        t.folder for t in sweep.runs if resume and run_status(runs_dir / t.folder) == "complete"
+        t.folder
+        for t in sweep.runs
+        if resume
+        and run_status(runs_dir / t.folder) == "complete"
+        and trained_as(runs_dir / t.folder, t)
     }
     tasks = [t for t in sweep.runs if t.folder not in done]
     info = {"status": "running", "started_at": now(), "jobs": jobs, "scheduler": scheduler}
@@ -198,6 +203,8 @@ def _say_outcome(progress: SweepProgress, states: list[dict], status: str, out: 
         counts[state["status"]] = counts.get(state["status"], 0) + 1
     text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     progress.message(f"sweep {status}: {text}; results in {out / 'sweep.csv'}")
-    if status != "complete":
+    # A diverged run diverges again (a run is deterministic): --resume helps only runs
+    # that were stopped, failed or never started.
+    if any(state["status"] not in ("complete", "diverged") for state in states):
         progress.message(f"continue it with: mnist-compare sweep {out / 'sweep.toml'} "
                          f"--out {out} --resume")  # fmt: skip

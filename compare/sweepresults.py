@@ -15,13 +15,12 @@ Python's shortest round-trip repr, so equal files mean bit-identical results.
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
 from compare import metrics, runfolder
-from compare.runguard import run_status
+from compare.runguard import read_summary, run_status
 from compare.summary import now
 from compare.sweepconfig import Sweep
 
@@ -33,14 +32,7 @@ CELL_COLUMNS = [
     "accuracy_ci_low", "accuracy_ci_high", "loss_mean", "samples_per_second_median",
     "t_statistic", "p_value", "p_holm", "speed_ratio_median",
 ]  # fmt: skip
-
-
-def read_summary(folder: Path) -> dict[str, Any] | None:
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
+P_VALUE, P_HOLM = CELL_COLUMNS.index("p_value"), CELL_COLUMNS.index("p_holm")
 
 
 def run_states(sweep: Sweep, runs_dir: Path, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -120,8 +112,9 @@ def cell_rows(sweep: Sweep, rows: list[list[Any]]) -> list[list[Any]]:
             pair_rows.append(_pair_row(cell.name, a, b, len(runs[cell.name]), per_model))
     for pair in {row[2] for row in pair_rows}:
         family = [row for row in pair_rows if row[2] == pair]
-        for row, p_holm in zip(family, metrics.holm_adjust([r[12] for r in family]), strict=True):
-            row[13] = p_holm
+        p_values = [r[P_VALUE] for r in family]
+        for row, p_holm in zip(family, metrics.holm_adjust(p_values), strict=True):
+            row[P_HOLM] = p_holm
     return _none_to_empty(out + pair_rows)
 
 

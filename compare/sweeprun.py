@@ -11,6 +11,7 @@ sweep goes on. Only an interruption (Ctrl-C, SIGTERM) propagates.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import time
 from collections.abc import Callable
@@ -32,7 +33,11 @@ def run_one(
     {folder, status, error, seconds, threads_pinned}."""
     started = time.perf_counter()
     record: dict[str, Any] = {"folder": task.folder, "status": "failed", "error": ""}
-    needs_tensorflow = any(name != "scratch" for name in task.config.models)
+    # TensorFlow here only if a Keras model trains in this process: one model alone, or a
+    # daemonic process (a Dask worker) that cannot start the run's model workers
+    # (compare/runner.py); otherwise each model's worker pins itself.
+    in_process = len(task.config.models) == 1 or multiprocessing.current_process().daemon
+    needs_tensorflow = in_process and any(name != "scratch" for name in task.config.models)
     threads = pin_threads(WORKER_THREADS, tensorflow=needs_tensorflow)
     pinned = threads["tf_intra_op"] == threads["tf_inter_op"] == WORKER_THREADS
     out = Path(runs_dir) / task.folder
@@ -54,8 +59,10 @@ def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None)
     from compare.training import Diverged
 
     if out.exists() and run_status(out) == "complete":
-        return {"status": "complete", "skipped": True}
-    if out.is_dir() and holds_only_config(out):  # stopped before it measured anything
+        if trained_as(out, task):
+            return {"status": "complete", "skipped": True}
+        out.rename(stamped(out, "other-config"))  # e.g. other --models: kept, re-run
+    elif out.is_dir() and holds_only_config(out):  # stopped before it measured anything
         shutil.rmtree(out)
     elif out.exists():  # an earlier attempt that failed or was stopped: kept, not deleted
         out.rename(stamped(out, run_status(out) or "unfinished"))
@@ -68,3 +75,17 @@ def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None)
     if summary["status"] == "complete" and render is not None:
         render(out)
     return {"status": summary["status"]}
+
+
+def trained_as(folder: Path, task: RunTask) -> bool:
+    """Whether the run in `folder` was trained with `task`'s config (its config.toml): a
+    sweep resumed with other --models or --data-dir must not reuse its old runs."""
+    import tomllib
+
+    from compare.runconfig import to_toml
+
+    try:
+        kept = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return kept == tomllib.loads(to_toml(task.config))

@@ -110,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
     """`check --model`: print the table, notes and verdict; 0 equal, 1 different."""
     from compare.check import format_result, write_json
     from compare.usercheck import print_progress, run_model_check
+    from compare.usermodel import parse_target
 
     reject_project_flags(args)
     options = options_from_args(args)
+    parse_target(args.model)  # a malformed spec is refused before "it is executed"
     print(f"mnist-compare check: running your code from {args.model} (it is executed) ...",
           file=sys.stderr)  # fmt: skip
     result, _ = run_model_check(options, progress=print_progress)

@@ -112,11 +112,18 @@ def _is_tool_frame(filename: str) -> bool:
     return filename.startswith("<") or any(path.is_relative_to(d) for d in _not_theirs())
 
 
-def load_target(spec: str) -> Any:
-    """`path/to/file.py:Name` or `package.module:Name` -> the class or function (runs the file)."""
+def parse_target(spec: str) -> tuple[str, str]:
+    """`path/to/file.py:Name` or `package.module:Name` -> (location, name), or a one-line
+    error; nothing is run."""
     location, _, name = spec.rpartition(":")
     if not location or not name.isidentifier():
         raise CliError(f"--model wants FILE.py:CLASS or package.module:CLASS, got {spec!r}")
+    return location, name
+
+
+def load_target(spec: str) -> Any:
+    """`path/to/file.py:Name` or `package.module:Name` -> the class or function (runs the file)."""
+    location, name = parse_target(spec)
     path = Path(location).expanduser()
     if location.endswith(".py") or "/" in location or path.exists():
         if path.is_dir():

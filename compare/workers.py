@@ -12,9 +12,10 @@ hidden temp folder of the run folder, deleted as soon as every worker has mapped
   A worker waits only there, and that time is not training time (`sync_seconds`).
 - **progress**: workers count steps in shared memory; the coordinator draws the bars.
 - **stopping**: Ctrl-C or SIGTERM (to this process) sets a shared flag that every
-  worker checks after each step, as `train` checks its own; a worker that stops
-  (interrupted, diverged) stops the others the same way. Each then evaluates and saves
-  what it has, as an interrupted in-process run does.
+  worker checks after each step, as `train` checks its own; a worker that is
+  interrupted stops the others the same way, and each then evaluates and saves what it
+  has, as an interrupted in-process run does. A worker whose model diverges ends the run
+  (`Diverged`): the others are killed and nothing is saved as good.
 - **failures**: a worker that dies (killed, out of memory, a crash in TensorFlow) or
   raises ends the run with `WorkerFailed`, one line naming the model; the others are
   killed, and the epochs recorded so far stay with the coordinator (`tracks`).

@@ -325,3 +325,13 @@ def test_a_run_name_with_a_space_and_a_colon_serves_its_report(scratch_only_run,
         status, body, _ = request(address, "GET", "/runs/run%2012%3A30/report.html")
         assert status == 200 and b"<html" in body[:300].lower()
         assert get_json(address, "/api/runs")[1]["chosen"] == "run 12:30"
+
+
+def test_a_port_out_of_range_is_a_one_line_usage_error(capsys):
+    from compare.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--port", "70000"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "must be a port from 0 to 65535, got 70000" in err

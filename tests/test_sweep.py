@@ -113,3 +113,21 @@ def test_a_diverging_cell_is_recorded_and_a_stopped_sweep_resumes(mnist_dir, tmp
     diverged = [r for r in rows if r["status"] == "diverged"]
     assert len(diverged) == 2 and all(r["test_accuracy"] == "" for r in diverged)
     assert all(float(r["test_accuracy"]) > 0.5 for r in rows if r["status"] == "complete")
+
+
+def test_resume_with_other_models_or_data_retrains_and_keeps_the_old_runs(mnist_dir, tmp_path):
+    path = sweep_file(tmp_path, mnist_dir, '"model.learning_rate" = [0.1]', seeds=1)
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(path), "--out", str(out), "--no-report", "--quiet", "--jobs", "1"]
+    assert main(argv) == 0
+    run = out / "runs" / "learning_rate-0.1_seed-0"
+    first = run.stat().st_mtime_ns
+    assert main([*argv, "--resume"]) == 0  # the same settings: nothing to redo
+    assert run.stat().st_mtime_ns == first
+    import shutil
+
+    other = shutil.copytree(mnist_dir, tmp_path / "other-mnist")  # another --data-dir
+    assert main([*argv, "--resume", "--data-dir", str(other)]) == 0
+    assert str(other) in (run / "config.toml").read_text()  # trained again, with that folder
+    kept = [p.name for p in (out / "runs").iterdir() if ".other-config-" in p.name]
+    assert len(kept) == 1  # the old run is kept beside it, never deleted

@@ -25,10 +25,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int_at_least(0), default=8000, help="port (default 8000; 0: any free port)"
+        "--port", type=port_number, default=8000, help="port (default 8000; 0: any free port)"
     )
     parser.add_argument("--open", action="store_true", help="open the page in a web browser")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
+    port = int_at_least(0)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {port}")
+    return port
 
 
 def _is_loopback(host: str) -> bool:

@@ -9,13 +9,12 @@ separator or `%` left after decoding once), it resolves inside the run folder
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from compare.runguard import run_status
+from compare.runguard import read_summary
 from scratch.config import ConfigError, ModelConfig
 
 # What a run folder may serve, and as what.
@@ -100,13 +99,8 @@ class RunInfo:
 
 def _read_complete(folder: Path) -> dict[str, Any] | None:
     """summary.json of a complete run, or None."""
-    if run_status(folder) != "complete":
-        return None
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
+    summary = read_summary(folder)
+    return summary if summary is not None and summary.get("status") == "complete" else None
 
 
 def find_runs(runs_dir: Path) -> list[RunInfo]:
