@@ -17,6 +17,7 @@ The report is not rendered here: compare's core never imports `reports`; the CLI
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from compare import metrics, runfolder
 from compare.data import MnistData, Splits, load_mnist, make_splits
 from compare.environment import peak_rss_mb
 from compare.modeljob import InProcess, Job, WorkerSpec, evaluate_on_test
-from compare.models import ModelFactory, spec
+from compare.models import ModelFactory
 from compare.progress import Progress
 from compare.runconfig import RunConfig, to_toml
 from compare.summary import Evaluation, build_summary, header, now, records
@@ -32,27 +33,7 @@ from compare.threads import blas_threads, tf_threads
 from compare.training import Diverged, Track, TrainingResult
 from compare.workers import WorkerFailed, Workers
 
-__all__ = ["build_tracks", "evaluate_on_test", "execute"]
-
-
-def build_tracks(
-    config: RunConfig, seed: int, factories: dict[str, ModelFactory] | None = None
-) -> dict[str, Track]:
-    """Each model seeded with `seed` (built by the registry unless `factories` names another
-    factory); in lockstep every model is given the first model's initial weights."""
-    factories = factories or {}
-    tracks = {}
-    for name in config.models:
-        factory = factories.get(name)
-        if factory is None:
-            tracks[name] = Track(name, spec(name).build(config.model, seed))
-        else:
-            tracks[name] = Track(name, factory(config.model, seed=seed))
-    if config.lockstep:
-        first, *others = tracks.values()
-        for track in others:
-            track.model.set_weights(first.model.get_weights())
-    return tracks
+__all__ = ["evaluate_on_test", "execute"]
 
 
 def execute(
@@ -107,14 +88,27 @@ def _trainer(
     threads = config.blas_threads or None
     # a daemonic process (a pool's, a Dask worker) cannot start processes: all in this one
     workers = len(specs) > 1 and not multiprocessing.current_process().daemon
+    intra = inter = threads
+    if not workers and "tensorflow" in sys.modules:  # its pools run already: what they have
+        intra, inter = _tf_pools()
     base["processes"] = {
         "worker_per_model": workers,
         "schedule": config.schedule if workers else None,
-        "blas_threads": threads, "tf_intra_op_threads": threads, "tf_inter_op_threads": threads,
+        "blas_threads": threads, "tf_intra_op_threads": intra, "tf_inter_op_threads": inter,
     }  # fmt: skip
     if workers:
         return Workers(specs, splits, out, progress, in_turn=config.schedule == "in-turn")
     return InProcess(specs, splits, progress, base["baseline_mb"], tf_threads(threads))
+
+
+def _tf_pools() -> tuple[int | None, int | None]:
+    """TensorFlow's intra- and inter-op thread counts in this process (None: its default)."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    intra = threading.get_intra_op_parallelism_threads()
+    inter = threading.get_inter_op_parallelism_threads()
+    return intra or None, inter or None
 
 
 def _all_seeds(

@@ -94,9 +94,9 @@ def test_scratch_only_models_never_import_tensorflow():
     code = (
         "import sys\n"
         "from compare import models\n"
-        "from compare.runner import build_tracks\n"
-        "from compare.runconfig import RunConfig\n"
-        "build_tracks(RunConfig(models=('scratch',)), 0)\n"
+        "from compare.runner import execute\n"
+        "from scratch.config import ModelConfig\n"
+        "models.spec('scratch').build(ModelConfig(), 0)\n"
         "models.spec('keras')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
     )
