@@ -186,6 +186,10 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
 def load_toml_with_sweep_keys(path: Path) -> dict[str, Any]:
     """The file as a dict, read by `run --config`'s own reader (unknown keys are one line),
     which also accepts `grid` and `variants`."""
+    if path.is_dir():
+        raise ConfigError(f"sweep file {path} is a folder; give the path of a SWEEP.toml")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"sweep file {path} is not a regular file; give a SWEEP.toml")
     if not path.is_file():
         raise ConfigError(f"sweep file {path} not found; give the path of a SWEEP.toml")
     return load_toml(path, extra_keys=SWEEP_ONLY)

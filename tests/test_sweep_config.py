@@ -86,6 +86,10 @@ def test_the_command_says_it_in_one_line_with_exit_2(tmp_path, capsys):
     assert not (tmp_path / "s").exists()  # nothing started
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
     assert "not found" in capsys.readouterr().err
+    assert main(["sweep", str(tmp_path)]) == 2
+    assert f"sweep file {tmp_path} is a folder" in capsys.readouterr().err
+    assert main(["sweep", "/dev/zero"]) == 2
+    assert "/dev/zero is not a regular file" in capsys.readouterr().err
 
 
 def test_an_existing_folder_needs_resume_and_the_same_sweep(tmp_path, capsys):
