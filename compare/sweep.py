@@ -122,7 +122,7 @@ def _records(
     """Each task's record as it finishes (any order)."""
     from joblib import Parallel, delayed, parallel_config
 
-    from compare.sweeprun import run_one
+    from compare.sweeprun import ignore_ctrl_c_between_runs, run_one
 
     calls = [delayed(run_one)(task, str(runs_dir), render) for task in tasks]
     if not calls:
@@ -131,8 +131,8 @@ def _records(
     warnings.filterwarnings("ignore", ".*tasks which were still being processed", UserWarning)
     if scheduler is None:
         workers = min(jobs, len(calls))  # never start more processes than runs
-        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-        yield from parallel(calls)
+        with parallel_config(backend="loky", initializer=ignore_ctrl_c_between_runs):
+            yield from Parallel(n_jobs=workers, return_as="generator_unordered")(calls)
         return
     from dask.distributed import Client
 

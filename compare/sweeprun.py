@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,30 @@ from compare.sweepconfig import RunTask
 from compare.threads import pin_threads
 
 WORKER_THREADS = 1  # BLAS and TensorFlow threads per worker (docs/sweep.md, "Threads")
+_between_runs_ignores_ctrl_c = False  # set in the sweep's own worker processes
+
+
+def ignore_ctrl_c_between_runs() -> None:
+    """Start-up of a sweep's worker process (joblib's loky `initializer`): Ctrl-C reaches
+    every process of the terminal's group, and a worker between two runs would die in
+    joblib's own code and print its traceback. Between runs a worker ignores SIGINT (the
+    sweep's process handles it and stops the workers); `run_one` takes it again, so a
+    run in flight is marked interrupted."""
+    global _between_runs_ignores_ctrl_c
+    _between_runs_ignores_ctrl_c = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _ctrl_c_interrupts_the_run() -> Iterator[None]:
+    if not _between_runs_ignores_ctrl_c:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_one(
@@ -31,6 +57,11 @@ def run_one(
     """Run `task` into runs_dir/<task.folder>, then call `render(folder)` on a complete run
     (the CLI passes its report renderer: compare's core never imports `reports`); returns
     {folder, status, error, seconds, threads_pinned}."""
+    with _ctrl_c_interrupts_the_run():
+        return _run_one(task, runs_dir, render)
+
+
+def _run_one(task: RunTask, runs_dir: str, render: Callable[[Path], None] | None) -> dict:
     started = time.perf_counter()
     record: dict[str, Any] = {"folder": task.folder, "status": "failed", "error": ""}
     # TensorFlow here only if a Keras model trains in this process: one model alone, or a

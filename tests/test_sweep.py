@@ -131,3 +131,37 @@ def test_resume_with_other_models_or_data_retrains_and_keeps_the_old_runs(mnist_
     assert str(other) in (run / "config.toml").read_text()  # trained again, with that folder
     kept = [p.name for p in (out / "runs").iterdir() if ".other-config-" in p.name]
     assert len(kept) == 1  # the old run is kept beside it, never deleted
+
+
+def _ctrl_c_to_myself(inside_a_run: bool) -> str:
+    """Send SIGINT to this worker process, between runs or inside one."""
+    from compare import sweeprun
+
+    def poke() -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler runs at the next bytecode; give it time
+        return "alive"
+
+    if not inside_a_run:
+        return poke()
+    try:
+        with sweeprun._ctrl_c_interrupts_the_run():
+            poke()
+    except KeyboardInterrupt:
+        return f"interrupted, then {signal.getsignal(signal.SIGINT)!r}"
+    return "not interrupted"
+
+
+def test_a_sweep_worker_ignores_ctrl_c_between_runs_and_takes_it_inside_one():
+    """Ctrl-C goes to the whole process group; a loky worker between two runs must not
+    die in joblib's code with a traceback, while a run in flight is interrupted."""
+    from joblib import Parallel, delayed, parallel_config
+
+    from compare.sweeprun import ignore_ctrl_c_between_runs
+
+    with parallel_config(backend="loky", initializer=ignore_ctrl_c_between_runs):
+        between, inside = Parallel(n_jobs=2)(
+            delayed(_ctrl_c_to_myself)(inside_a_run) for inside_a_run in (False, True)
+        )
+    assert between == "alive"
+    assert inside == "interrupted, then <Handlers.SIG_IGN: 1>"
