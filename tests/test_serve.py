@@ -335,3 +335,30 @@ def test_a_port_out_of_range_is_a_one_line_usage_error(capsys):
     assert stopped.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "must be a port from 0 to 65535, got 70000" in err
+
+
+def test_the_run_list_rereads_a_summary_only_when_it_changes(scratch_only_run, tmp_path):
+    """summary.json is parsed once per change, not once per request; a rewritten one
+    (a run re-done with --overwrite, an interrupted one) shows at once."""
+    from compare.serve import runs as serve_runs
+
+    runs = runs_folder(tmp_path / "runs", {"alpha": scratch_only_run, "beta": scratch_only_run})
+    parsed = []
+    real_read = serve_runs.read_summary
+    serve_runs.read_summary = lambda folder: parsed.append(folder.name) or real_read(folder)
+    try:
+        assert [run.name for run in serve_runs.find_runs(runs)] == ["beta", "alpha"]
+        assert sorted(parsed) == ["alpha", "beta"]
+        serve_runs.find_runs(runs)
+        assert serve_runs.run_named(runs, "alpha") is not None
+        assert sorted(parsed) == ["alpha", "beta"]  # nothing changed: nothing re-read
+        summary_file = runs / "alpha" / "summary.json"
+        summary = json.loads(summary_file.read_text())
+        summary["status"] = "interrupted"
+        temp = summary_file.with_suffix(".tmp")
+        temp.write_text(json.dumps(summary))
+        temp.replace(summary_file)  # as a run writes it
+        assert [run.name for run in serve_runs.find_runs(runs)] == ["beta"]
+        assert sorted(parsed) == ["alpha", "alpha", "beta"]
+    finally:
+        serve_runs.read_summary = real_read

@@ -97,9 +97,24 @@ class RunInfo:
         }
 
 
+# Each folder's summary.json, kept while the file stays the same (its inode, size and
+# modification time: a run writes summary.json by rename). The page lists the runs on
+# every visit and a run's files are looked up among them, so without this every request
+# would read and parse every summary in --runs-dir.
+_summaries: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+
+
 def _read_complete(folder: Path) -> dict[str, Any] | None:
     """summary.json of a complete run, or None."""
-    summary = read_summary(folder)
+    try:
+        stat = (folder / "summary.json").stat()
+    except OSError:
+        return None
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    cached = _summaries.get(folder)
+    if cached is None or cached[0] != key:
+        cached = _summaries[folder] = (key, read_summary(folder))
+    summary = cached[1]
     return summary if summary is not None and summary.get("status") == "complete" else None
 
 
