@@ -60,14 +60,14 @@ def feature_maps(run: RunData) -> Figure | None:
         return None
     data = run.summary.get("data") if isinstance(run.summary.get("data"), dict) else {}
     mean, std = (float(data.get(k) or d) for k, d in (("mean", 0.0), ("std", 1.0)))
-    spec = _first_spec(run)
+    spec = first_spec(run)
     index, digit = next(iter(run.examples.items()))
     x = ((digit.astype(np.float64) / 255 - mean) / std)[np.newaxis, :, :, np.newaxis]
     shown = min(MAX_FILTERS, *(W.shape[3] for W, _ in kernels.values()))
     fig = MplFigure(figsize=(1.2 * (shown + 1), 1.4 * len(kernels) + 0.4))
     axes = np.array(fig.subplots(len(kernels), shown + 1)).reshape(len(kernels), shown + 1)
     for row, (model, (W, b)) in enumerate(kernels.items()):
-        Z = _conv(spec, W, b, x)[0]  # (Ho, Wo, F)
+        Z = conv_forward(spec, W, b, x)[0]  # (Ho, Wo, F)
         _show(axes[row, 0], digit, None, "input" if row == 0 else None, cmap="gray_r")
         for f in range(shown):
             _show(axes[row, f + 1], Z[:, :, f], None, f"map {f}" if row == 0 else None)
@@ -85,14 +85,15 @@ def parameter_counts(run: RunData) -> dict[str, int]:
     return {model: int(sum(w.size for w in weights)) for model, weights in run.weights.items()}
 
 
-def _first_spec(run: RunData) -> str:
+def first_spec(run: RunData) -> str:
+    """The run's first layer spec (e.g. 'conv32x3'), '' when the config has none."""
     config = run.summary.get("config") if isinstance(run.summary.get("config"), dict) else {}
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     layers = model.get("layers") or []
     return str(layers[0]) if layers else ""
 
 
-def _conv(spec: str, W: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+def conv_forward(spec: str, W: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Z = conv(x) + b with the run's first layer (its stride and padding, from `spec`),
     by scratch's Conv2D."""
     try:

@@ -362,3 +362,32 @@ def test_the_run_list_rereads_a_summary_only_when_it_changes(scratch_only_run, t
         assert sorted(parsed) == ["alpha", "alpha", "beta"]
     finally:
         serve_runs.read_summary = real_read
+
+
+def test_a_cnn_run_shows_the_feature_maps_of_its_first_conv_layer(mnist_dir, tmp_path):
+    """For a CNN the panel shows the first Conv2D's filters whose feature map of the
+    drawing peaks highest; checked against the convolution written as loops here."""
+    from compare.cli import main
+
+    out = tmp_path / "runs" / "cnn"
+    argv = ["run", "--data-dir", str(mnist_dir), "--models", "scratch", "--epochs", "1",
+            "--layers", "conv4x3,relu,pool2,flatten,dense10", "--limit-train", "500",
+            "--val-size", "500", "--no-report", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    image = tmp_path / "one.png"
+    image.write_bytes(drawn_one())
+    with serving(out.parent) as address:
+        status, reply = post_image(address, "cnn", image.read_bytes())
+    assert status == 200, reply
+    first = reply["first_layer"]
+    assert first["measure"] == "max Z" and "Conv2D" in first["note"]
+    x = load_run(out).model_input(predict_images(load_run(out), [image])[0].pixels)
+    x = x.astype(np.float64).reshape(28, 28)
+    with np.load(out / "scratch.npz", allow_pickle=False) as weights:
+        W, b = weights["w0"].astype(np.float64), weights["w1"].astype(np.float64)  # (3,3,1,4)
+    peaks = [max(float(np.sum(x[i : i + 3, j : j + 3] * W[:, :, 0, f]) + b[f])
+                 for i in range(26) for j in range(26)) for f in range(4)]  # fmt: skip
+    units = first["units"]
+    assert [unit["unit"] for unit in units] == list(np.argsort(-np.array(peaks), kind="stable"))
+    assert [unit["activation"] for unit in units] == pytest.approx(sorted(peaks)[::-1], abs=1e-3)
+    assert all(unit["image"].startswith("data:image/png;base64,") for unit in units)

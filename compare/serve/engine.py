@@ -4,9 +4,11 @@ to one drawing or upload, computed by `predict`'s own code (`compare.predict`).
 Loading goes through `compare.predict.load_run`, so TensorFlow is imported only when a
 run with a Keras model is loaded. The first layer's weights come from the report's own
 reader (`reports.loader`) and are drawn with the report's colour map and bound
-(`reports.figures_digits.unit_weight_image`). A model's forward pass keeps buffers in
-its layers, so each run's models answer one request at a time (a lock per run); the
-decoding and preprocessing before it run in parallel.
+(`reports.figures_digits.unit_weight_image`); a CNN's feature maps are computed by the
+report's own conv forward (`reports.figures_cnn.conv_forward`, scratch's Conv2D). A
+model's forward pass keeps buffers in its layers, so each run's models answer one
+request at a time (a lock per run); the decoding and preprocessing before it run in
+parallel.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class FirstLayer:
     W: np.ndarray  # (784, units)
     b: np.ndarray  # (units,)
     images: dict[int, str] = field(default_factory=dict)  # unit -> weight image PNG URL
+    measure = "x·W+b"
+    note = (
+        "The hidden units your drawing excites most (largest x·W+b), each with its incoming "
+        "weights: red pixels excite the unit, blue ones inhibit it."
+    )
 
     def top_units(self, x: np.ndarray, count: int = TOP_UNITS) -> list[dict[str, object]]:
         """The units the model input `x` (1, 784) excites most: largest x W + b first."""
@@ -71,11 +78,57 @@ class FirstLayer:
         return self.images[unit]
 
 
-def read_first_layer(info: RunInfo) -> FirstLayer | None:
-    """The first trained model's first Dense layer, for an MLP run; None otherwise."""
+@dataclass
+class FirstConv:
+    """A CNN's first Conv2D layer, read from the run folder's weights: the feature maps
+    a drawing makes, computed by the report's own code (scratch's Conv2D)."""
+
+    model: str
+    label: str
+    spec: str  # the layer's spec, e.g. "conv32x3" (its stride and padding)
+    W: np.ndarray  # (k, k, 1, filters)
+    b: np.ndarray  # (filters,)
+    measure = "max Z"
+    note = (
+        "The filters of the first Conv2D layer your drawing excites most (largest value of "
+        "Z = conv(x) + b), each with the feature map Z it makes of your drawing: red where "
+        "the filter responds, blue where it is inhibited."
+    )
+
+    def top_units(self, x: np.ndarray, count: int = TOP_UNITS) -> list[dict[str, object]]:
+        """The filters whose feature map of `x` (1, 784) peaks highest, highest first."""
+        from reports.figures_cnn import conv_forward
+
+        image = x.astype(np.float64).reshape(1, 28, 28, 1)
+        Z = conv_forward(self.spec, self.W, self.b, image)[0]  # (Ho, Wo, filters)
+        peaks = Z.max(axis=(0, 1))  # (filters,)
+        order = np.argsort(-peaks, kind="stable")[:count]
+        return [
+            {"unit": int(f), "activation": round(float(peaks[f]), 4),
+             "image": _map_image(Z[:, :, f])}
+            for f in order
+        ]  # fmt: skip
+
+
+def _map_image(Z: np.ndarray) -> str:
+    """A feature map (Ho, Wo) drawn as the report draws it (red +, blue -), about 84 px."""
+    from reports.figures_digits import WEIGHT_CMAP
+
+    bound = float(np.abs(Z).max()) or 1.0
+    rgba = colormaps[WEIGHT_CMAP]((Z + bound) / (2 * bound), bytes=True)
+    return png_data_url(_enlarge(rgba[:, :, :3], max(1, 84 // Z.shape[0])))
+
+
+def read_first_layer(info: RunInfo) -> FirstLayer | FirstConv | None:
+    """The first trained model's first layer: its Dense layer for an MLP, its Conv2D
+    layer for a CNN taking one-channel images; None otherwise."""
+    from reports.figures_cnn import first_conv, first_spec
     from reports.loader import load_run as read_run_folder
 
     data = read_run_folder(info.path)
+    for model, (W, b) in first_conv(data).items():
+        label = data.labels.get(model, model)
+        return FirstConv(model, label, first_spec(data), W.astype(np.float64), b.astype(np.float64))
     for model in data.models:
         W = data.first_layer.get(model)
         if W is None:
@@ -93,7 +146,7 @@ class LoadedRun:
 
     info: RunInfo
     models: RunModels
-    first_layer: FirstLayer | None
+    first_layer: FirstLayer | FirstConv | None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def describe(self) -> dict[str, object]:
@@ -127,7 +180,12 @@ class LoadedRun:
         if self.first_layer is not None:
             x = self.models.model_input(result.pixels)  # (1, 784), as the network saw it
             units = self.first_layer.top_units(x)
-            first = {"model": self.first_layer.label, "units": units}
+            first = {
+                "model": self.first_layer.label,
+                "units": units,
+                "measure": self.first_layer.measure,
+                "note": self.first_layer.note,
+            }
         return {
             "run": self.info.name,
             "answers": answers,
@@ -161,7 +219,7 @@ class Engine:
             return cached
 
 
-def _first_layer_or_none(info: RunInfo) -> FirstLayer | None:
+def _first_layer_or_none(info: RunInfo) -> FirstLayer | FirstConv | None:
     """A damaged weights file hides the first-layer panel, never the answers."""
     try:
         return read_first_layer(info)

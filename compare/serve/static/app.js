@@ -157,9 +157,12 @@ function showFirstLayer(first) {
   const panel = $("first-layer");
   panel.hidden = !first;
   if (!first) return;
+  $("first-layer-note").textContent = first.note;
+  const what = first.measure === "max Z" ? "filter" : "unit";
   $("units").replaceChildren(...first.units.map((unit) => el("div", { className: "unit" },
-    el("img", { src: unit.image, width: 84, height: 84, alt: `weights of unit ${unit.unit}` }),
-    `unit ${unit.unit}`, el("br"), `x·W+b = ${unit.activation.toFixed(2)}`)));
+    el("img", { src: unit.image, width: 84, height: 84,
+                alt: what === "filter" ? `feature map of filter ${unit.unit}` : `weights of unit ${unit.unit}` }),
+    `${what} ${unit.unit}`, el("br"), `${first.measure} = ${unit.activation.toFixed(2)}`)));
 }
 
 // ---- runs -----------------------------------------------------------------------------
