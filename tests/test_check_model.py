@@ -109,7 +109,7 @@ def test_help_says_the_file_is_executed(capsys):
 
 
 # -- against Keras on real MNIST ------------------------------------------------------------
-def _check(spec: str, mnist, steps: int = 3, **model):
+def _check(spec: str, mnist, steps: int = 3, dtype: str | None = None, **model):
     from compare.usercheck import ModelCheckOptions, run_model_check
 
     options = ModelCheckOptions(
@@ -119,6 +119,7 @@ def _check(spec: str, mnist, steps: int = 3, **model):
         batch_size=8,
         steps=steps,
         limit_train=200,
+        dtype=dtype,
     )
     return run_model_check(options, data=mnist)
 
@@ -178,6 +179,24 @@ def test_each_bug_is_diagnosed_by_name(spec, model, name, array, mnist):
     assert any(note.startswith(f"diagnosis: {name}") for note in result.notes)
     if "Adam" in spec:
         assert "Adam without bias correction" in diagnosis.evidence
+
+
+@pytest.mark.keras
+@pytest.mark.mnist
+def test_float32_passes_correct_networks_at_float32_rounding_and_still_names_a_bug(mnist):
+    """--dtype float32: the learner's network and the twin both compute in float32, so
+    they part at rounding (~1e-7, within the float32 limit), never at 1e-16; a bug is
+    still named."""
+    from compare.usercheck import F32_ABS_LIMIT
+
+    for spec, model in [("project_ok.py:ProjectNet", {}), ("textbook_ok.py:Network", TEXTBOOK)]:
+        result, diagnosis = _check(spec, mnist, steps=12, dtype="float32", **model)
+        assert result.passed and diagnosis is None, spec
+        last = [row for row in result.rows if row["check"] == "lockstep"][-1]
+        assert 1e-12 < last["max_abs_weight_diff"] <= F32_ABS_LIMIT, spec
+        assert last["prediction_agreement"] == 1.0 and result.header["dtype"] == "float32"
+    result, diagnosis = _check("textbook_sign.py:SignFlipped", mnist, dtype="float32", **TEXTBOOK)
+    assert not result.passed and diagnosis.name == "sign_flipped"
 
 
 @pytest.mark.keras
