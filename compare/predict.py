@@ -12,7 +12,6 @@ model's probabilities (matplotlib, Agg backend: no display needed).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from compare import models as model_registry
 from compare.digits import DigitError, decode_image, preprocess_digit, read_image
 from compare.models import Model
+from compare.summaryfile import SummaryError, load_summary
 from scratch.config import ConfigError
 from scratch.serialization import atomic_path
 
@@ -77,44 +77,31 @@ class Prediction:
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "summary.json"
-    if not path.is_file():
+    """summary.json, checked by the schema `report` uses too (compare.summaryfile)."""
+    if not (run_dir / "summary.json").is_file():
         raise RunError(
             f"{run_dir} has no summary.json: give the folder written by 'mnist-compare run --out'"
         )
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path} is not valid JSON ({error}); re-run 'mnist-compare run'") from None
-    if not isinstance(summary, dict):
-        raise RunError(f"{path} is not a JSON object; re-run 'mnist-compare run'")
-    return summary
+        return load_summary(run_dir)
+    except SummaryError as error:
+        raise RunError(f"{error}; re-run 'mnist-compare run' to rewrite it") from None
 
 
-def _input_scaling(summary: dict[str, Any], path: Path) -> tuple[str, bool, float, float]:
-    """(dtype, standardized, mean, std) of the run's training inputs."""
-    data = summary.get("data") or {}
-    model = (summary.get("config") or {}).get("model") or {}
-    dtype = model.get("dtype", "float32")
-    if dtype not in ("float32", "float64"):
-        raise RunError(f"{path}: config.model.dtype is {dtype!r}, expected float32 or float64")
-    standardized = bool(data.get("standardized", False))
-    if not standardized:
+def _input_scaling(summary: dict[str, Any]) -> tuple[str, bool, float, float]:
+    """(dtype, standardized, mean, std) of the run's training inputs (already checked)."""
+    data = summary["data"]
+    dtype = summary["config"].get("model", {}).get("dtype", "float32")
+    if not data.get("standardized", False):
         return dtype, False, 0.0, 1.0
-    mean, std = data.get("mean"), data.get("std")
-    if not isinstance(mean, int | float) or not isinstance(std, int | float) or std <= 0:
-        raise RunError(
-            f"{path}: the run standardized its inputs but data.mean/data.std are missing "
-            "or invalid; re-run 'mnist-compare run'"
-        )
-    return dtype, True, float(mean), float(std)
+    return dtype, True, float(data["mean"]), float(data["std"])
 
 
 def _run_model_files(summary: dict[str, Any], path: Path) -> dict[str, str]:
     """Model name -> its file in the run folder, for every model the run trained (an old
     summary without `config.models` trained scratch and Keras)."""
-    trained = (summary.get("config") or {}).get("models") or list(model_registry.DEFAULT_MODELS)
-    recorded = summary.get("models") if isinstance(summary.get("models"), dict) else {}
+    trained = summary["config"].get("models") or list(model_registry.DEFAULT_MODELS)
+    recorded = summary.get("models", {})
     files = {}
     for name in trained:
         try:
@@ -134,7 +121,7 @@ def load_run(run_dir: str | Path) -> RunModels:
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist; pass --run RUN_DIR from a run")
     summary = _read_summary(run_dir)
-    dtype, standardized, mean, std = _input_scaling(summary, run_dir / "summary.json")
+    dtype, standardized, mean, std = _input_scaling(summary)
     models: dict[str, Model] = {}
     files = _run_model_files(summary, run_dir / "summary.json")
     for name, file_name in files.items():
@@ -197,7 +184,13 @@ def _ask_models(run: RunModels, results: list[Prediction]) -> list[Prediction]:
     for name, model in run.models.items():
         P = np.asarray(model.predict_proba(x), np.float64)  # (n, 10)
         for result, p in zip(good, P, strict=True):
-            result.probabilities[name] = p  # (10,)
+            if np.isfinite(p).all():
+                result.probabilities[name] = p  # (10,)
+            else:  # never shown as "nan%": the saved weights hold NaN or inf
+                result.error = (
+                    f"{result.image}: {name} gives NaN or inf probabilities; its saved "
+                    "weights are damaged: re-run 'mnist-compare run'"
+                )
     return results
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -138,12 +137,10 @@ def stamped(out: Path, what: str) -> Path:
 
 def read_summary(folder: Path) -> dict | None:
     """`folder`'s summary.json as a dict, or None when there is none readable (for a
-    quick look: `predict` and `report` check its fields when they use them)."""
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
+    quick look: `predict` and `report` check every field, `compare.summaryfile`)."""
+    from compare.summaryfile import peek_summary
+
+    return peek_summary(folder)
 
 
 def run_status(folder: Path) -> str | None:

@@ -1,7 +1,9 @@
 """Read a run folder (docs/architecture.md, "The run folder") into one `RunData`.
 
-Only `summary.json` is required; every other file is optional, because a run may
-have been interrupted, trained one model only, or not used lockstep or seeds.
+Only `summary.json` is required, and it is checked field by field by the schema
+`predict` shares (`compare.summaryfile`, no TensorFlow). Every other file is optional,
+because a run may have been interrupted, trained one model only, or not used lockstep
+or seeds.
 A missing optional file simply leaves its field `None` and its report section out.
 Nothing here imports TensorFlow: a model whose own file is not .npz (Keras) has its
 weights in `<model>_weights.npz`. Models, their order, labels and colours come from
@@ -11,7 +13,6 @@ keys existed get the built-in defaults below.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compare.summaryfile import SummaryError, load_summary
+
 # Defaults for run folders whose summary.json does not name labels and colours.
 DEFAULT_LABELS = {"scratch": "Scratch (NumPy)", "keras": "Keras"}
 DEFAULT_COLORS = {"scratch": "#1f77b4", "keras": "#d62728"}
 DEFAULT_FILES = {"scratch": "scratch.npz", "keras": "keras.keras"}
+# metrics.csv's columns, as `compare.runfolder.METRICS_HEADER` writes them.
+METRICS_COLUMNS = (
+    "model", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds",
+    "samples_per_second",
+)  # fmt: skip
 SPARE_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -48,7 +56,12 @@ class RunData:
     seeds: pd.DataFrame | None = None
     first_layer: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (784, units)
     weights: dict[str, list[np.ndarray]] = field(default_factory=dict)  # model -> w0, w1, ...
-    problems: list[str] = field(default_factory=list)  # unreadable optional files
+    unreadable: dict[str, str] = field(default_factory=dict)  # damaged file -> why
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per optional file that exists but could not be read."""
+        return [f"{name}: {why}" for name, why in self.unreadable.items()]
 
     @property
     def compares(self) -> bool:
@@ -85,27 +98,23 @@ def load_run(run_dir: str | Path) -> RunData:
         raise ReportError(f"run folder {run_dir} does not exist; pass the --out folder of a run")
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir} is not a folder; pass the --out folder of a run")
-    summary = _read_summary(run_dir / "summary.json")
+    summary = _read_summary(run_dir)
     run = RunData(run_dir=run_dir, summary=summary, models=_trained_models(summary))
     _read_optional(run)
     return run
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json, checked by the schema `predict` uses too (compare.summaryfile)."""
+    if not (run_dir / "summary.json").is_file():
         raise ReportError(
-            f"{path.parent} is not a run folder (no summary.json); "
+            f"{run_dir} is not a run folder (no summary.json); "
             "make one with `mnist-compare run --out DIR`"
         )
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportError(
-            f"{path} is corrupt ({error}); re-run `mnist-compare run` to recreate it"
-        ) from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("models", {}), dict):
-        raise ReportError(f"{path} is not a run summary (expected a JSON object with 'models')")
-    return summary
+        return load_summary(run_dir)
+    except SummaryError as error:
+        raise ReportError(f"{error}; re-run `mnist-compare run` to rewrite it") from None
 
 
 def _trained_models(summary: dict[str, Any]) -> list[str]:
@@ -114,7 +123,7 @@ def _trained_models(summary: dict[str, Any]) -> list[str]:
 
 
 def _read_optional(run: RunData) -> None:
-    """Fill every optional field whose file exists; note unreadable files in `problems`."""
+    """Fill every optional field whose file exists; note unreadable files in `unreadable`."""
     readers = {
         "metrics.csv": _metrics,
         "per_class.csv": lambda r, p: setattr(r, "per_class", pd.read_csv(p)),
@@ -133,11 +142,15 @@ def _read_optional(run: RunData) -> None:
         try:
             reader(run, path)
         except Exception as error:  # a damaged optional file must not stop the report
-            run.problems.append(f"{name}: {type(error).__name__}: {error}")
+            run.unreadable[name] = f"{type(error).__name__}: {error}"
 
 
 def _metrics(run: RunData, path: Path) -> None:
+    """metrics.csv; a file cut short (inside its header, say) lacks columns: unreadable."""
     frame = pd.read_csv(path)
+    missing = [column for column in METRICS_COLUMNS if column not in frame]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)} (cut short or edited?)")
     order = {name: k for k, name in enumerate(run.models)}
     frame["_order"] = frame["model"].map(order).fillna(len(order))
     frame = frame.sort_values(["_order", "epoch"], kind="stable").drop(columns="_order")

@@ -83,7 +83,8 @@ def test_missing_run_folder_exits_2(tmp_path, capsys):
 def test_run_folder_without_summary_or_models_exits_2(tmp_path, capsys):
     assert main(["predict", "x.png", "--run", str(tmp_path)]) == 2
     assert "has no summary.json" in capsys.readouterr().err
-    (tmp_path / "summary.json").write_text(json.dumps({"data": {"standardized": False}}))
+    summary = {"status": "interrupted", "config": {}, "data": {"standardized": False}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert main(["predict", "x.png", "--run", str(tmp_path)]) == 2
     assert "neither scratch.npz nor keras.keras" in capsys.readouterr().err
     (tmp_path / "summary.json").write_text("{not json")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from compare.runguard import read_summary
+from compare.summaryfile import SummaryError, load_summary
 from scratch.config import ConfigError, ModelConfig
 
 # What a run folder may serve, and as what.
@@ -105,7 +105,8 @@ _summaries: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
 
 
 def _read_complete(folder: Path) -> dict[str, Any] | None:
-    """summary.json of a complete run, or None."""
+    """summary.json of a complete run, checked as `predict` and `report` check it; None
+    for any other folder (unfinished, or a summary.json with a wrong field)."""
     try:
         stat = (folder / "summary.json").stat()
     except OSError:
@@ -113,9 +114,16 @@ def _read_complete(folder: Path) -> dict[str, Any] | None:
     key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
     cached = _summaries.get(folder)
     if cached is None or cached[0] != key:
-        cached = _summaries[folder] = (key, read_summary(folder))
+        cached = _summaries[folder] = (key, _checked_summary(folder))
     summary = cached[1]
     return summary if summary is not None and summary.get("status") == "complete" else None
+
+
+def _checked_summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        return load_summary(folder)
+    except SummaryError:
+        return None
 
 
 def find_runs(runs_dir: Path) -> list[RunInfo]:
