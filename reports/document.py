@@ -65,6 +65,7 @@ Block = Heading | Paragraph | Table | Figure | Code | SideBySide
 class Document:
     title: str
     blocks: list[Block] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # damaged files it was built without
 
     def add(self, *blocks: Block) -> None:
         self.blocks.extend(blocks)
@@ -90,4 +91,7 @@ def fmt(value: object, digits: int = 4) -> str:
 
 
 def pct(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{100.0 * value:.{digits}f}%"
+    """A share as a percentage; missing and NaN values as an em dash (never "nan%")."""
+    if value is None or value != value:
+        return "—"
+    return f"{100.0 * value:.{digits}f}%"
