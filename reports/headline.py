@@ -15,15 +15,7 @@ def warnings(run: RunData, doc: Document) -> None:
     """Interrupted runs, unverified data and damaged files, loudly, before anything else."""
     summary = run.summary
     if summary.get("status") != "complete":
-        status = summary.get("status", "unknown")
-        doc.add(
-            Paragraph(
-                f"**RUN {str(status).upper()}**: this run did not finish. The per-epoch figures "
-                "cover the epochs that completed; the test results describe the models as they "
-                "were when it stopped (possibly mid-epoch), not the configured run.",
-                kind="warning",
-            )
-        )
+        doc.add(Paragraph(_status_warning(summary), kind="warning"))
     data = summary.get("data", {}) or {}
     if not data.get("verified", False):
         doc.add(
@@ -36,7 +28,32 @@ def warnings(run: RunData, doc: Document) -> None:
     if not run.models:
         doc.add(Paragraph("**NO MODEL RESULTS**: summary.json lists no trained model.", "warning"))
     for problem in run.problems:
-        doc.add(Paragraph(f"**Unreadable file** (section left out): {problem}", kind="warning"))
+        doc.add(Paragraph(f"**Unreadable file** (its section says so): {problem}", "warning"))
+
+
+def _status_warning(summary: dict[str, Any]) -> str:
+    """The banner of a run that did not complete, saying how far it got."""
+    status = str(summary.get("status", "unknown"))
+    done = len((summary.get("multi_seed") or {}).get("seeds") or [0])
+    asked = (summary.get("config") or {}).get("seeds", 1)
+    if status == "running":
+        return (
+            f"**RUN NOT FINISHED**: summary.json was last written after seed {done} of "
+            f"{asked} completed. If no run is writing this folder now, the run stopped "
+            "without finishing (killed, or a full disk); the results below are those of the "
+            "completed seeds."
+        )
+    error = f" The error: {summary['error']}" if summary.get("error") else ""
+    if status in ("failed", "diverged") and summary.get("models"):  # after a complete seed
+        return (
+            f"**RUN {status.upper()}** after {done} of {asked} seeds completed: the results "
+            f"below are those of the completed seeds, which are whole.{error}"
+        )
+    return (
+        f"**RUN {status.upper()}**: this run did not finish. The per-epoch figures cover the "
+        "epochs that completed; the test results describe the models as they were when it "
+        f"stopped (possibly mid-epoch), not the configured run.{error}"
+    )
 
 
 def agreements(run: RunData) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from reports import figures, figures_cnn, figures_digits
 from reports.document import Document, Figure, Heading, Paragraph, Table, fmt, pct
-from reports.loader import RunData
+from reports.loader import METRICS_COLUMNS, RunData
 from reports.stats import classification_report
 
 
@@ -16,10 +16,34 @@ def _add_figure(doc: Document, figure: Figure | None) -> None:
         doc.add(figure)
 
 
+def _begin(run: RunData, doc: Document, heading: Heading, files: list[str], drawable: bool) -> bool:
+    """Open a section: its heading when it has something to draw or a file it needs is
+    damaged, and then a warning in its place naming the file. Returns `drawable`."""
+    damaged = [f"{name} ({run.unreadable[name]})" for name in files if name in run.unreadable]
+    if not drawable and not damaged:
+        return False  # nothing recorded for it (a run without lockstep, seeds, ...)
+    doc.add(heading)
+    if damaged:
+        what = "is not drawn" if not drawable else "is drawn from the other files only"
+        doc.add(
+            Paragraph(
+                f"**This section {what}**: {'; '.join(damaged)} could not be read. Was it "
+                "edited or cut short? Re-run the run to rebuild it. Figures the previous "
+                "report drew from it stay in figures/.",
+                kind="warning",
+            )
+        )
+    return drawable
+
+
+def _confusion_files(run: RunData) -> list[str]:
+    return [f"confusion_{model}.csv" for model in run.models]
+
+
 def training(run: RunData, doc: Document) -> None:
-    if run.metrics is None or run.metrics.empty:
+    drawable = run.metrics is not None and not run.metrics.empty
+    if not _begin(run, doc, Heading("Training", anchor="training"), ["metrics.csv"], drawable):
         return
-    doc.add(Heading("Training", anchor="training"))
     doc.add(
         Paragraph(
             "Loss and accuracy per epoch on the training batches (averaged over the epoch, as "
@@ -28,16 +52,7 @@ def training(run: RunData, doc: Document) -> None:
         )
     )
     _add_figure(doc, figures.learning_curves(run))
-    columns = [
-        "model",
-        "epoch",
-        "train_loss",
-        "train_accuracy",
-        "val_loss",
-        "val_accuracy",
-        "seconds",
-        "samples_per_second",
-    ]
+    columns = list(METRICS_COLUMNS)
     rows = [
         [
             str(r["model"]),
@@ -55,9 +70,9 @@ def training(run: RunData, doc: Document) -> None:
 def per_class(run: RunData, doc: Document) -> dict[str, pd.DataFrame]:
     """Per-digit precision, recall, F1 and support, like scikit-learn's classification_report."""
     reports = {m: classification_report(run.confusion[m]) for m in run.models if m in run.confusion}
-    if not reports:
+    heading = Heading("Per-class results", anchor="per-class")
+    if not _begin(run, doc, heading, _confusion_files(run), bool(reports)):
         return reports
-    doc.add(Heading("Per-class results", anchor="per-class"))
     doc.add(
         Paragraph(
             "Precision: of the images a model called digit d, the share that were d. Recall: of "
@@ -83,22 +98,22 @@ def per_class(run: RunData, doc: Document) -> dict[str, pd.DataFrame]:
 
 def confusion(run: RunData, doc: Document) -> None:
     figure = figures.confusion_matrices(run)
-    if figure is None:
+    heading = Heading("Confusion matrices", anchor="confusion")
+    if not _begin(run, doc, heading, _confusion_files(run), figure is not None):
         return
-    doc.add(Heading("Confusion matrices", anchor="confusion"))
     doc.add(figure)
     _add_figure(doc, figures.confusion_difference(run))
 
 
 def mistakes(run: RunData, doc: Document) -> None:
-    if run.predictions is None or not run.examples:
-        return
-    found = [figures_digits.disagreements(run)]
-    found += [figures_digits.confident_mistakes(run, m) for m in run.models]
-    if not any(found):
-        return
+    found: list[Figure | None] = []
+    if run.predictions is not None and run.examples:
+        found = [figures_digits.disagreements(run)]
+        found += [figures_digits.confident_mistakes(run, m) for m in run.models]
     title = "Disagreements and mistakes" if run.compares else "Mistakes"
-    doc.add(Heading(title, anchor="mistakes"))
+    files = ["predictions.csv", "examples.npz"]
+    if not _begin(run, doc, Heading(title, anchor="mistakes"), files, any(found)):
+        return
     if run.compares and found[0] is None:
         models = "two" if len(run.models) == 2 else str(len(run.models))
         doc.add(Paragraph(f"The {models} models predicted the same digit for every test image."))
@@ -108,9 +123,8 @@ def mistakes(run: RunData, doc: Document) -> None:
 
 def timing(run: RunData, doc: Document) -> None:
     figure = figures.timing(run)
-    if figure is None:
+    if not _begin(run, doc, Heading("Timing", anchor="timing"), ["metrics.csv"], bool(figure)):
         return
-    doc.add(Heading("Timing", anchor="timing"))
     env = run.summary.get("environment", {}) or {}
     doc.add(Paragraph(timing_sentence(env)))
     doc.add(figure)
@@ -142,9 +156,9 @@ def timing_sentence(env: dict) -> str:
 
 def lockstep(run: RunData, doc: Document) -> None:
     figure = figures.lockstep_drift(run)
-    if figure is None:
+    heading = Heading("Lockstep: do the weights stay equal?", anchor="lockstep")
+    if not _begin(run, doc, heading, ["lockstep.csv"], figure is not None):
         return
-    doc.add(Heading("Lockstep: do the weights stay equal?", anchor="lockstep"))
     labels, drift = run.labels, []
     groups = list(run.lockstep.groupby(["model_a", "model_b"], sort=False))
     for (a, b), rows in groups:
@@ -171,9 +185,9 @@ def lockstep(run: RunData, doc: Document) -> None:
 
 def seeds(run: RunData, doc: Document) -> None:
     frame = run.seeds
-    if frame is None or frame.empty:
+    drawable = frame is not None and not frame.empty
+    if not _begin(run, doc, Heading("Several seeds", anchor="seeds"), ["seeds.csv"], drawable):
         return
-    doc.add(Heading("Several seeds", anchor="seeds"))
     rows = []
     for model, group in frame.groupby("model", sort=False):
         acc = group["test_accuracy"]
@@ -237,9 +251,10 @@ def weights(run: RunData, doc: Document) -> None:
     figures = [figures_digits.first_layer_weights(run), figures_cnn.filters(run)]
     figures += [figures_cnn.feature_maps(run)]
     counts = figures_cnn.parameter_counts(run)
-    if not any(figures) and not counts:
+    heading = Heading("What the first layer learned", anchor="weights")
+    files = [run.weights_file(model) for model in run.models]
+    if not _begin(run, doc, heading, files, any(figures) or bool(counts)):
         return
-    doc.add(Heading("What the first layer learned", anchor="weights"))
     if counts:
         parts = [f"{run.labels.get(m, m)} {n:,}" for m, n in counts.items()]
         doc.add(Paragraph(f"Trainable parameters: {'; '.join(parts)}."))

@@ -230,12 +230,18 @@ def test_report_from_real_run(run_copy):
 @pytest.mark.keras
 def test_damaged_files_cost_their_section_not_the_report(run_copy):
     (run_copy / "lockstep.csv").write_text("nonsense,columns\n1,2\n")
-    summary = json.loads((run_copy / "summary.json").read_text())
-    summary["models"]["keras"]["test_accuracy"] = "x"  # a string where a number belongs
-    (run_copy / "summary.json").write_text(json.dumps(summary))
+    (run_copy / "keras_weights.npz").write_bytes(b"not an archive")
     markdown = render_report(run_copy)["markdown"].read_text(encoding="utf-8")
-    assert markdown.count("could not be drawn from this folder's files") >= 2
+    assert markdown.count("could not be drawn from this folder's files") >= 1  # lockstep
+    weights = markdown.split("## What the first layer learned", 1)[1].split("\n## ", 1)[0]
+    assert "keras_weights.npz" in weights and "drawn from the other files only" in weights
     assert "## Training" in markdown and "What Keras did for you" in markdown
+    # A string where a number belongs in summary.json: the shared schema check refuses it.
+    summary = json.loads((run_copy / "summary.json").read_text())
+    summary["models"]["keras"]["test_accuracy"] = "x"
+    (run_copy / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ReportError, match='models.keras.test_accuracy is "x"'):
+        render_report(run_copy)
 
 
 @pytest.mark.mnist
