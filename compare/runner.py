@@ -16,6 +16,7 @@ The report is not rendered here: compare's core never imports `reports`; the CLI
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sys
 from pathlib import Path
@@ -63,8 +64,12 @@ def execute(
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))
     per_seed: list[dict[str, Any]] = []
     trainer = _trainer(config, splits, out, factories, progress, base)
-    with blas_threads(config.blas_threads) as base["blas_threads_set"], trainer:
-        status, first = _all_seeds(config, base, data, trainer, per_seed)
+    try:
+        with blas_threads(config.blas_threads) as base["blas_threads_set"], trainer:
+            status, first = _all_seeds(config, base, data, trainer, per_seed)
+    except Exception as error:  # a crash after some results (a later seed, a full disk)
+        _write_crash(base, per_seed, error)
+        raise
     summary = build_summary(base, status, *first, per_seed)
     runfolder.write_json(out / "summary.json", summary)
     progress.final_table(summary)
@@ -136,10 +141,13 @@ def _all_seeds(
         if number == 0:
             first = (tracks, result, outcomes)
             _write_seed_files(out, data, splits, tracks, result, outcomes)
+            base["first"] = first
         if result.status == "interrupted":  # a half-trained seed stays out of the statistics
             status = "interrupted"
             break
         per_seed.append({"seed": seed, "tracks": tracks, "outcomes": outcomes})
+        # Results so far, kept should a later seed or the final write fail.
+        runfolder.write_json(out / "summary.json", build_summary(base, "running", *first, per_seed))
     return status, first
 
 
@@ -186,6 +194,20 @@ def _write_failure(
         details["seed"] = seed
     summary[status] = details
     runfolder.write_json(base["out"] / "summary.json", summary)
+
+
+def _write_crash(base: dict[str, Any], per_seed: list[dict[str, Any]], error: Exception) -> None:
+    """After an unexpected error (not a divergence or a failed worker, recorded already):
+    once the first seed's files exist, summary.json says status "failed" with the error
+    and holds every completed seed. If even that cannot be written (a full disk), the
+    "running" summary of the last completed seed stays."""
+    if "first" not in base or isinstance(error, Diverged | WorkerFailed):
+        return
+    summary = build_summary(base, "failed", *base["first"], per_seed)
+    summary["error"] = f"{type(error).__name__}: {error}"
+    summary["failed"] = {"seeds_completed": len(per_seed)}
+    with contextlib.suppress(OSError):
+        runfolder.write_json(base["out"] / "summary.json", summary)
 
 
 def _toml_header(out: Path) -> str:
