@@ -120,8 +120,10 @@ def _all_seeds(
     config: RunConfig, base: dict[str, Any], data: MnistData, trainer: Workers | InProcess,
     per_seed: list[dict[str, Any]],
 ) -> tuple[str, tuple[dict[str, Track], TrainingResult, dict[str, Evaluation]]]:  # fmt: skip
-    """Train and evaluate each seed in turn; write the first seed's files. Stops early
-    when interrupted. Returns (status, the first seed's tracks, result, evaluations)."""
+    """Train and evaluate each seed in turn; write the first seed's files, and after
+    every completed seed summary.json with status "running" (so a crash or kill later
+    keeps them). Stops early when interrupted. Returns (status, the first seed's
+    tracks, result, evaluations)."""
     out, splits = base["out"], base["splits"]
     status, first = "complete", ()
     for number, seed in enumerate(config.seed_list):
