@@ -114,12 +114,13 @@ def _read_complete(folder: Path) -> dict[str, Any] | None:
     key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
     cached = _summaries.get(folder)
     if cached is None or cached[0] != key:
-        cached = _summaries[folder] = (key, _checked_summary(folder))
+        cached = _summaries[folder] = (key, read_summary(folder))
     summary = cached[1]
     return summary if summary is not None and summary.get("status") == "complete" else None
 
 
-def _checked_summary(folder: Path) -> dict[str, Any] | None:
+def read_summary(folder: Path) -> dict[str, Any] | None:
+    """`folder`'s summary.json through the shared check (compare.summaryfile), or None."""
     try:
         return load_summary(folder)
     except SummaryError:
