@@ -228,6 +228,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     from compare.progress import Progress
     from compare.runfolder import prepare_out_dir
     from compare.runguard import recover_locked, run_status, settle_previous
+    from compare.writeerrors import is_write_failure
 
     note = recover_locked(out)
     if note:
@@ -244,6 +245,11 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         # The old run (if any) comes back unless the new one completed; what the new run
         # recorded (diverged, interrupted) is kept beside it under a name the message gives.
         status = run_status(out) or "unfinished"
+        if is_write_failure(error):
+            raise _disk_failed(out, existed, error) from None
+        if status == "complete" and isinstance(error, KeyboardInterrupt):
+            settle_previous(out, keep_new=True)
+            raise _complete_but_interrupted(out) from None
         kept = settle_previous(out, keep_new=False, what=status)
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
@@ -258,9 +264,12 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         if kept is not None:
             print(f"mnist-compare: {_kept_note(out, summary['status'], kept)}", file=sys.stderr)
             return 130
-    settle_previous(out, keep_new=True)
-    if not args.no_report:
-        render_report(out, Progress(args.quiet))
+    try:  # the run is complete from here on: Ctrl-C only stops the report
+        settle_previous(out, keep_new=True)
+        if not args.no_report:
+            render_report(out, Progress(args.quiet))
+    except KeyboardInterrupt:
+        raise _complete_but_interrupted(out) from None
     if not args.quiet:
         print(f"run folder: {out}")
     return 130 if summary["status"] == "interrupted" else 0
@@ -270,10 +279,31 @@ def _kept_note(out: Path, status: str, kept: Path) -> str:
     return f"{out} holds the previous run again; this {status} run is kept in {kept}"
 
 
+def _complete_but_interrupted(out: Path) -> Exception:
+    from compare.cli import CliError
+
+    return CliError(
+        f"interrupted before the report was written; the run in {out} is complete: "
+        f"render its report with mnist-compare report {out}",
+        exit_code=130,
+    )
+
+
+def _disk_failed(out: Path, existed: bool, error: OSError) -> Exception:
+    """A full disk (or a folder made read-only) during the run: one line, exit code 1,
+    after `discard_partial_run` (the old run, if any, is back)."""
+    from compare.cli import CliError
+    from compare.writeerrors import discard_partial_run, reason
+
+    note = discard_partial_run(out, existed)
+    why = reason(error, read_only_remedy="choose another --out")
+    return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
+
+
 def render_report(out: Path, progress: Progress) -> None:
     """Call `reports.render_report(out)` if available; a failure is a warning, not a crash
     (the run's results are already saved)."""
-    from compare.cli import CliError
+    from compare.writeerrors import is_write_failure, reason
 
     try:
         from reports import render_report as render
@@ -283,13 +313,12 @@ def render_report(out: Path, progress: Progress) -> None:
     try:
         render(out)
     except KeyboardInterrupt:
-        raise CliError(
-            f"interrupted while rendering the report; the run in {out} is complete: "
-            f"render it with mnist-compare report {out}",
-            exit_code=130,
-        ) from None
+        raise _complete_but_interrupted(out) from None
     except Exception as error:  # noqa: BLE001 - the run's results are already saved
-        progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
+        why = f"{type(error).__name__}: {error}"
+        if is_write_failure(error):  # a full disk: the system's words and what to do
+            why = f"cannot write it: {reason(error)}"
+        progress.console.print(f"warning: report failed ({why}); "
                                f"retry with: mnist-compare report {out}")  # fmt: skip
         return
     progress.message(f"report: {out / 'report.html'}")
