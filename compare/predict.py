@@ -55,6 +55,7 @@ class Prediction:
 
     image: str
     original: np.ndarray | None = None  # the decoded file, for figures
+    scale: int = 1  # `original` was decoded at 1/scale of the file's size (a big image)
     pixels: np.ndarray | None = None  # (784,) in [0, 1], what the networks saw
     probabilities: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (10,)
     error: str | None = None
@@ -169,7 +170,8 @@ def _prepare(image: str | Path, data: bytes | None = None) -> Prediction:
     a failure is kept as its one-line error."""
     result = Prediction(image=str(image))
     try:
-        result.original = read_image(image) if data is None else decode_image(data, str(image))
+        decoded = read_image(image) if data is None else decode_image(data, str(image))
+        result.original, result.scale = decoded
         result.pixels = preprocess_digit(result.original)
     except DigitError as error:
         message, prefix = str(error), f"{image}: "
@@ -280,7 +282,9 @@ def save_figure(result: Prediction, out: Path) -> None:
     fig, axes = plt.subplots(1, 2 + len(names), figsize=(3.2 * (2 + len(names)), 3.2))
     shown, cmap = _original_for_display(result.original)
     axes[0].imshow(shown, cmap=cmap, vmin=0, vmax=1)
-    axes[0].set_title(f"original {result.original.shape[1]}x{result.original.shape[0]}")
+    size = f"{result.original.shape[1]}x{result.original.shape[0]}"
+    reduced = f", decoded at 1/{result.scale}" if result.scale > 1 else ""
+    axes[0].set_title(f"original {size}{reduced}")
     axes[1].imshow(result.pixels.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
     axes[1].set_title("network input 28x28")
     for axis in axes[:2]:
