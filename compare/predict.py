@@ -23,7 +23,8 @@ from compare import models as model_registry
 from compare.digits import DigitError, decode_image, preprocess_digit, read_image
 from compare.models import Model
 from scratch.config import ConfigError
-from scratch.serialization import atomic_path
+from scratch.errors import first_sentences
+from scratch.serialization import ModelFileError, atomic_path
 
 
 class RunError(Exception):
@@ -127,6 +128,15 @@ def _run_model_files(summary: dict[str, Any], path: Path) -> dict[str, str]:
     return files
 
 
+def _load_failure(error: Exception, path: Path) -> str:
+    """Why a model file did not load, without its path (the message names it once) and
+    without a library's own remedy (the caller gives the one that fits the CLI)."""
+    text = str(error).removeprefix(f"{path}: ").removeprefix("cannot load the Keras model: ")
+    if isinstance(error, ModelFileError) and "; " in text:
+        text = text.rpartition("; ")[0]  # "...; re-save it with Network.save"
+    return first_sentences(text) or type(error).__name__
+
+
 def load_run(run_dir: str | Path) -> RunModels:
     """The models and input scaling of a finished run folder; `RunError` if unusable."""
     run_dir = Path(run_dir)
@@ -154,7 +164,7 @@ def load_run(run_dir: str | Path) -> RunModels:
                 f"cannot load {path}: {error}; reinstall mnist-compare (pip install -e .)"
             ) from None
         except Exception as error:  # noqa: BLE001 - any failure means a corrupt model file
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = _load_failure(error, path)
             raise RunError(f"cannot load {path}: {message}; re-run 'mnist-compare run'") from None
     if not models:
         names = list(files.values())

@@ -227,20 +227,55 @@ def test_run_names_a_folder_left_by_sigkill_an_unfinished_run(tiny_run, tmp_path
 
 def test_ctrl_c_while_the_report_renders_says_the_run_is_complete(mnist_dir, tmp_path, capsys):
     """A real SIGINT to this process once summary.json is written (the report follows)."""
-    out = tmp_path / "run"
+    out, done = tmp_path / "run", threading.Event()
 
     def interrupt_after_the_summary() -> None:
         deadline = time.monotonic() + 120
         while not (out / "summary.json").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # rendering takes seconds; never interrupt pytest itself
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
 
     watcher = threading.Thread(target=interrupt_after_the_summary, daemon=True)
     watcher.start()
-    returned = main(["run", "--data-dir", str(mnist_dir), *TINY, "--quiet", "--out", str(out)])
+    try:
+        returned = main(["run", "--data-dir", str(mnist_dir), *TINY, "--quiet", "--out", str(out)])
+    finally:
+        done.set()
     watcher.join()
     err = one_line(capsys, 130, returned, f"the run in {out} is complete")
     assert f"mnist-compare report {out}" in err
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
     assert not list(out.rglob(".*")), "a temp file was left behind"
+
+
+# --- small ones: messages ----------------------------------------------------------------
+
+
+def test_a_model_that_cannot_load_names_its_path_once_with_one_remedy(tiny_run, tmp_path, capsys):
+    out = copy_run(tiny_run, tmp_path)
+    (out / "scratch.npz").write_text("not a model\n")
+    err = one_line(capsys, 2, main(["predict", "x.png", "--run", str(out)]), "not a zip archive")
+    assert err.count(str(out / "scratch.npz")) == 1 and err.count("; ") == 1, err
+    assert "pickle" not in err  # NumPy's advice to load it unsafely
+
+
+def test_a_long_library_message_is_cut_between_sentences_only():
+    from scratch.errors import first_sentences
+
+    refusal = (
+        "Requested the deserialization of a `Lambda` layer whose `function` is a Python "
+        "lambda. This carries a potential risk of arbitrary code execution and thus it is "
+        "disallowed by default. If you trust the source of the artifact, you can override "
+        "this error by passing `safe_mode=False` to the loading function, or calling "
+        "`keras.config.enable_unsafe_deserialization()`.\nmore"
+    )  # Keras's safe_mode refusal: it was cut at 200 characters, mid-sentence
+    assert first_sentences(refusal) == refusal[: refusal.index("disallowed by default.") + 22]
+    assert first_sentences("one sentence with no end " * 20).endswith("no end")
+
+
+def test_a_range_message_never_offers_infinity(tmp_path, capsys):
+    argv = ["run", "--lr", "-1", "--out", str(tmp_path / "run")]
+    err = one_line(capsys, 2, main(argv), "learning_rate must be in (0.0, inf), got -1.0")
+    assert "inf]" not in err

@@ -114,3 +114,22 @@ def test_libpng_and_opencv_say_nothing_on_stderr(kind, tmp_path, capfd):
     with pytest.raises(DigitError, match="not an image OpenCV can read"):
         digits.read_image(path)
     assert capfd.readouterr().err == ""
+
+
+def test_a_test_split_of_no_images_is_one_line_before_training(tmp_path, capsys):
+    """With --no-verify any IDX dataset goes: an empty test split was a traceback after
+    training ("empty batch: x and y hold no samples")."""
+    from compare.idx import write_idx
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_idx(data / "train-images-idx3-ubyte.gz", np.zeros((50, 28, 28), np.uint8))
+    write_idx(data / "train-labels-idx1-ubyte.gz", np.arange(50, dtype=np.uint8) % 10)
+    write_idx(data / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+    write_idx(data / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    out = tmp_path / "run"
+    argv = ["run", "--data-dir", str(data), "--no-verify", "--models", "scratch", "--quiet"]
+    assert main([*argv, "--val-size", "10", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the test split holds no images" in err
+    assert not out.exists()
