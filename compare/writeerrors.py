@@ -65,6 +65,16 @@ def check_writable(folder: Path, what: str, **remedy: str) -> None:
         raise write_error(what, error, 2, **remedy) from None
 
 
+def run_write_error(out: Path, existed: bool, error: OSError) -> Exception:
+    """A full disk (or a folder made read-only) stopped `run`: one line, exit code 1,
+    after `discard_partial_run`."""
+    from compare.cli import CliError
+
+    note = discard_partial_run(out, existed)
+    why = reason(error, read_only_remedy="choose another --out")
+    return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
+
+
 def discard_partial_run(out: Path, existed: bool) -> str:
     """After a full disk stopped `run`: remove the new run's files (incomplete, and they
     hold the space) and put the old run back from `.X.previous`; a note of what was done.

@@ -133,3 +133,21 @@ def test_a_test_split_of_no_images_is_one_line_before_training(tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the test split holds no images" in err
     assert not out.exists()
+
+
+def test_an_image_pillow_calls_a_bomb_has_too_many_pixels(tmp_path):
+    """Over twice Pillow's own limit its header read raises; the message was "image is
+    too many pixels"."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)  # 400 megapixels
+    path = tmp_path / "bomb.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+    )
+    with pytest.raises(DigitError, match="bomb.png: image has too many pixels, over the 50"):
+        digits.read_image(path)

@@ -228,7 +228,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     from compare.progress import Progress
     from compare.runfolder import prepare_out_dir
     from compare.runguard import recover_locked, run_status, settle_previous
-    from compare.writeerrors import is_write_failure
+    from compare.writeerrors import is_write_failure, run_write_error
 
     note = recover_locked(out)
     if note:
@@ -246,7 +246,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         # recorded (diverged, interrupted) is kept beside it under a name the message gives.
         status = run_status(out) or "unfinished"
         if is_write_failure(error):
-            raise _disk_failed(out, existed, error) from None
+            raise run_write_error(out, existed, error) from None
         if status == "complete" and isinstance(error, KeyboardInterrupt):
             settle_previous(out, keep_new=True)
             raise _complete_but_interrupted(out) from None
@@ -287,17 +287,6 @@ def _complete_but_interrupted(out: Path) -> Exception:
         f"render its report with mnist-compare report {out}",
         exit_code=130,
     )
-
-
-def _disk_failed(out: Path, existed: bool, error: OSError) -> Exception:
-    """A full disk (or a folder made read-only) during the run: one line, exit code 1,
-    after `discard_partial_run` (the old run, if any, is back)."""
-    from compare.cli import CliError
-    from compare.writeerrors import discard_partial_run, reason
-
-    note = discard_partial_run(out, existed)
-    why = reason(error, read_only_remedy="choose another --out")
-    return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
 
 
 def render_report(out: Path, progress: Progress) -> None:
