@@ -57,7 +57,7 @@ def check_name_length(out: Path) -> str | None:
     return None
 
 
-def out_folder(given: str | None, default: Path, example: str) -> Path:
+def out_folder(given: str | None, default: Path, what: str, example: str) -> Path:
     """The folder `--out` names (else `default`) as an absolute path, `.` and symlinks
     resolved. An empty --out, the root folder, or a name too long for the names kept
     beside it are one-line errors. Nothing is created: `locked` makes missing parents."""

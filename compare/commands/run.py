@@ -201,7 +201,7 @@ def out_folder(args: argparse.Namespace, config: RunConfig) -> Path:
     written (`compare.runguard.out_folder`)."""
     from compare.runguard import out_folder as checked
 
-    return checked(args.out, default_out(config), "runs/first")
+    return checked(args.out, default_out(config), "run folder", "runs/first")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -90,7 +90,7 @@ def _out_folder(args: argparse.Namespace) -> Path:
     from compare.runguard import out_folder
 
     default = Path("sweeps") / f"{datetime.now():%Y%m%d-%H%M%S}-{Path(args.sweep_file).stem}"
-    return out_folder(args.out, default, "sweeps/first")
+    return out_folder(args.out, default, "sweep folder", "sweeps/first")
 
 
 def _check_data(sweep) -> None:
