@@ -59,8 +59,9 @@ def check_name_length(out: Path) -> str | None:
 
 def out_folder(given: str | None, default: Path, what: str, example: str) -> Path:
     """The folder `--out` names (else `default`) as an absolute path, `.` and symlinks
-    resolved. An empty --out, the root folder, or a name too long for the names kept
-    beside it are one-line errors. Nothing is created: `locked` makes missing parents."""
+    resolved. An empty --out, the root folder, a name too long for the names kept beside
+    it, or a file in its path are one-line errors. Nothing is created: `locked` makes
+    missing parents."""
     from compare.cli import CliError
 
     if given is not None and not given.strip():
@@ -71,6 +72,9 @@ def out_folder(given: str | None, default: Path, what: str, example: str) -> Pat
     problem = check_name_length(out)
     if problem:
         raise CliError(problem)
+    existing = next(folder for folder in out.parents if folder.exists())
+    if not existing.is_dir():
+        raise CliError(f"cannot write the {what} {out}: {existing} is a file; choose another --out")
     return out
 
 
