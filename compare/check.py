@@ -297,7 +297,9 @@ def format_result(result: CheckResult) -> str:
 
 def write_json(result: CheckResult, path: str | Path) -> Path:
     """Write `result.to_json()` atomically (temp file in the same folder, then rename)."""
+    from compare.writeerrors import one_line_write_errors
+
     target = Path(path)
-    with atomic_path(target) as temp:
+    with one_line_write_errors(f"--json {target}"), atomic_path(target) as temp:
         temp.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     return target

@@ -171,6 +171,9 @@ def _check_layout(data: MnistData) -> None:
             )
         if labels.size and labels.max() > 9:
             raise DataError(f"{data.source}: {split} labels go up to {labels.max()}, expected 0..9")
+        if not len(images):  # nothing to train on or to score: a traceback mid-run before
+            raise DataError(f"{data.source}: the {split} split holds no images; give a dataset "
+                            f"with {split} images")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ stroke core at 1. `preprocess_digit` rebuilds exactly that from any common image
 so that both models see the same thing they were trained on:
 
 1. read PNG/JPEG/BMP/... with OpenCV, keeping alpha and 16-bit depth; refuse
-   enormous images from the header, before decoding;
+   enormous images from the header, before decoding; decode an image of more than
+   REDUCE_ABOVE pixels at 1/2, 1/4 or 1/8 of its size, in gray (unless it has alpha:
+   OpenCV's reduced modes drop it, and a transparent drawing needs it), with libpng's
+   and OpenCV's own complaints about a damaged file kept off the terminal;
 2. grayscale in [0, 1] (alpha composited onto a contrasting background);
 3. decide the ink polarity (border median vs overall mean) and invert
    dark-on-light images, because MNIST is light ink on dark;
@@ -40,6 +43,14 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 import cv2  # noqa: E402
 
+from scratch.quiet import stderr_captured  # noqa: E402
+
+# Above this many pixels an image is decoded at 1/2, 1/4 or 1/8 of its size: a 28x28
+# input needs no more, and the preprocessing of a 49-megapixel image took 45 s and 1 GB.
+REDUCE_ABOVE = 4_000_000
+REDUCED_GRAY = {2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+                8: cv2.IMREAD_REDUCED_GRAYSCALE_8}  # fmt: skip
+
 FRAME = 28  # MNIST frame side
 BOX = 20  # MNIST digits are scaled so their longer side is 20 pixels
 CENTRE = 14.0  # MNIST centre of mass (row, column), measured: 13.99, 14.00
@@ -53,7 +64,7 @@ class DigitError(ValueError):
 
 def preprocess_digit(image_or_path: str | Path | np.ndarray) -> np.ndarray:
     """An image (path or array as cv2 reads it) -> (784,) float32 in [0, 1], MNIST-like."""
-    image = read_image(image_or_path) if isinstance(image_or_path, str | Path) else image_or_path
+    image = read_image(image_or_path)[0] if isinstance(image_or_path, str | Path) else image_or_path
     frame = to_mnist_frame(to_gray(np.asarray(image)))  # (28, 28)
     return frame.reshape(-1)
 
@@ -70,60 +81,68 @@ def to_mnist_frame(gray: np.ndarray) -> np.ndarray:
     return stretch_contrast(center_by_mass(scale_to_box(digit)))
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode a file as stored (alpha and 16-bit kept); one-line `DigitError` if we can't."""
+def read_image(path: str | Path) -> tuple[np.ndarray, int]:
+    """`decode_image` of a file; one-line `DigitError` if we can't."""
     path = Path(path)
     if not path.exists():
         raise DigitError(f"{path}: no such file")
     if not path.is_file():
         raise DigitError(f"{path}: not a file")
-    check_pixel_count(path, path)
+    scale = decoding_scale(path, path)
     data = np.fromfile(path, dtype=np.uint8)  # also works for non-ASCII paths
-    return decode_image(data, path, header_checked=True)
+    return decode_image(data, path, scale=scale)
 
 
 def decode_image(
-    data: bytes | np.ndarray, name: str | Path, *, header_checked: bool = False
-) -> np.ndarray:
-    """Decode an image file's bytes (a file read by `read_image`, or an upload) as stored;
-    the same pixel limit and one-line `DigitError`s, naming the image `name`."""
+    data: bytes | np.ndarray, name: str | Path, *, scale: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode an image file's bytes (a file read by `read_image`, or an upload): (the
+    image, the scale it was decoded at: 1 as stored, alpha and 16-bit kept; 2, 4 or 8
+    for a big image, reduced, in gray). The same pixel limit and one-line `DigitError`s,
+    naming the image `name`; `scale` when the header was read already."""
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     if data.size == 0:
         raise DigitError(f"{name}: the file is empty; give a PNG, JPEG or BMP image")
-    if not header_checked:
-        check_pixel_count(io.BytesIO(data.tobytes()), name)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if scale is None:
+        scale = decoding_scale(io.BytesIO(data.tobytes()), name)
+    flags = cv2.IMREAD_UNCHANGED if scale == 1 else REDUCED_GRAY[scale] | cv2.IMREAD_ANYDEPTH
+    with stderr_captured(replay=False):  # libpng's "CRC error", OpenCV's "[ WARN ]"
+        image = cv2.imdecode(data, flags)
     if image is None:
         raise DigitError(f"{name}: not an image OpenCV can read; give a PNG, JPEG or BMP image")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:  # a format the header check missed
         raise DigitError(_too_large(name, image.shape[1], image.shape[0]))
     if image.size == 0:
         raise DigitError(f"{name}: the image has no pixels")
-    return image
+    return image, scale
 
 
-def check_pixel_count(source: Path | BinaryIO, name: str | Path) -> None:
-    """Refuse images over MAX_PIXELS from the header alone, before decoding them.
+def decoding_scale(source: Path | BinaryIO, name: str | Path) -> int:
+    """From the header alone, before decoding: refuse images over MAX_PIXELS; the scale
+    to decode at (1; or 2, 4, 8 above REDUCE_ABOVE pixels when there is no alpha).
 
     Pillow (installed with matplotlib) reads only the header on `open` (of a path or an
-    in-memory file). Files it does not recognise are left to OpenCV, which then applies
-    the same limit.
+    in-memory file). Files it does not recognise are decoded as stored by OpenCV, which
+    then applies the same limit.
     """
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        return
+        return 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's own "decompression bomb" warning
             with Image.open(source) as header:
-                width, height = header.size
+                (width, height), mode, info = header.size, header.mode, header.info
     except Image.DecompressionBombError:
         raise DigitError(_too_large(name, None, None)) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        return
+        return 1
     if width * height > MAX_PIXELS:
         raise DigitError(_too_large(name, width, height))
+    if width * height <= REDUCE_ABOVE or "A" in mode or "transparency" in info:
+        return 1
+    return next((s for s in (2, 4) if width * height <= REDUCE_ABOVE * s * s), 8)
 
 
 def _too_large(path: str | Path, width: int | None, height: int | None) -> str:

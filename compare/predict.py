@@ -23,7 +23,8 @@ from compare.digits import DigitError, decode_image, preprocess_digit, read_imag
 from compare.models import Model
 from compare.summaryfile import SummaryError, load_summary
 from scratch.config import ConfigError
-from scratch.serialization import atomic_path
+from scratch.errors import first_sentences
+from scratch.serialization import ModelFileError, atomic_path
 
 
 class RunError(Exception):
@@ -55,6 +56,7 @@ class Prediction:
 
     image: str
     original: np.ndarray | None = None  # the decoded file, for figures
+    scale: int = 1  # `original` was decoded at 1/scale of the file's size (a big image)
     pixels: np.ndarray | None = None  # (784,) in [0, 1], what the networks saw
     probabilities: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (10,)
     error: str | None = None
@@ -113,6 +115,15 @@ def _run_model_files(summary: dict[str, Any], path: Path) -> dict[str, str]:
     return files
 
 
+def _load_failure(error: Exception, path: Path) -> str:
+    """Why a model file did not load, without its path (the message names it once) and
+    without a library's own remedy (the caller gives the one that fits the CLI)."""
+    text = str(error).removeprefix(f"{path}: ").removeprefix("cannot load the Keras model: ")
+    if isinstance(error, ModelFileError) and "; " in text:
+        text = text.rpartition("; ")[0]  # "...; re-save it with Network.save"
+    return first_sentences(text) or type(error).__name__
+
+
 def load_run(run_dir: str | Path) -> RunModels:
     """The models and input scaling of a finished run folder; `RunError` if unusable."""
     run_dir = Path(run_dir)
@@ -140,7 +151,7 @@ def load_run(run_dir: str | Path) -> RunModels:
                 f"cannot load {path}: {error}; reinstall mnist-compare (pip install -e .)"
             ) from None
         except Exception as error:  # noqa: BLE001 - any failure means a corrupt model file
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = _load_failure(error, path)
             raise RunError(f"cannot load {path}: {message}; re-run 'mnist-compare run'") from None
     if not models:
         names = list(files.values())
@@ -156,7 +167,8 @@ def _prepare(image: str | Path, data: bytes | None = None) -> Prediction:
     a failure is kept as its one-line error."""
     result = Prediction(image=str(image))
     try:
-        result.original = read_image(image) if data is None else decode_image(data, str(image))
+        decoded = read_image(image) if data is None else decode_image(data, str(image))
+        result.original, result.scale = decoded
         result.pixels = preprocess_digit(result.original)
     except DigitError as error:
         message, prefix = str(error), f"{image}: "
@@ -273,7 +285,9 @@ def save_figure(result: Prediction, out: Path) -> None:
     fig, axes = plt.subplots(1, 2 + len(names), figsize=(3.2 * (2 + len(names)), 3.2))
     shown, cmap = _original_for_display(result.original)
     axes[0].imshow(shown, cmap=cmap, vmin=0, vmax=1)
-    axes[0].set_title(f"original {result.original.shape[1]}x{result.original.shape[0]}")
+    size = f"{result.original.shape[1]}x{result.original.shape[0]}"
+    reduced = f", decoded at 1/{result.scale}" if result.scale > 1 else ""
+    axes[0].set_title(f"original {size}{reduced}")
     axes[1].imshow(result.pixels.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
     axes[1].set_title("network input 28x28")
     for axis in axes[:2]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compare.runguard import previous_path, settle_previous
+from compare.runguard import is_unfinished, previous_path, settle_previous
 from scratch.serialization import atomic_path
 
 RUN_FOLDER_MARKERS = ("summary.json", "config.toml")
@@ -66,8 +67,12 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out} exists and is a file; choose a folder path")
     if out.is_dir() and any(out.iterdir()):
+        unfinished = unfinished_note(out)
         if not overwrite:
-            raise CliError(f"run folder {out} already exists; pass --overwrite or choose --out")
+            raise CliError(f"run folder {out} already exists{unfinished}; pass --overwrite to "
+                           "replace it or choose another --out")  # fmt: skip
+        if unfinished:
+            print(f"mnist-compare: note: replacing {out}{unfinished}", file=sys.stderr)
         if not any((out / marker).exists() for marker in RUN_FOLDER_MARKERS):
             raise CliError(
                 f"--overwrite refused: {out} is not a run folder (no summary.json/config.toml)"
@@ -78,7 +83,11 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
                 f"{previous} is the intact previous run, left from an interrupted "
                 f"--overwrite of {out}; keep it: move it back to {out} or elsewhere first"
             )
-        out.rename(previous)
+        try:
+            out.rename(previous)
+        except OSError as error:
+            raise CliError(f"--overwrite cannot set {out} aside: {error.strerror or error}; "
+                           "choose another --out") from None  # fmt: skip
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -88,6 +97,14 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> Path:
         settle_previous(out, keep_new=False)
         raise CliError(f"cannot write the run folder {out}: {error.strerror or error}") from None
     return out
+
+
+def unfinished_note(out: Path) -> str:
+    """A clause naming a folder a killed run left (config.toml, no summary.json) as an
+    unfinished run, for the messages about `out`; "" for any other folder."""
+    if not is_unfinished(out):
+        return ""
+    return ", an unfinished run (config.toml but no summary.json: the run was killed)"
 
 
 METRICS_HEADER = (

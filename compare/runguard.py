@@ -58,8 +58,9 @@ def check_name_length(out: Path) -> str | None:
 
 def out_folder(given: str | None, default: Path, what: str, example: str) -> Path:
     """The folder `--out` names (else `default`) as an absolute path, `.` and symlinks
-    resolved, its parent created. An empty --out, the root folder, a name too long for
-    the names kept beside it, or a parent that cannot be made are one-line errors."""
+    resolved. An empty --out, the root folder, a name too long for the names kept beside
+    it, or a file in its path are one-line errors. Nothing is created: `locked` makes
+    missing parents."""
     from compare.cli import CliError
 
     if given is not None and not given.strip():
@@ -70,18 +71,50 @@ def out_folder(given: str | None, default: Path, what: str, example: str) -> Pat
     problem = check_name_length(out)
     if problem:
         raise CliError(problem)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CliError(f"cannot write the {what} {out}: {error.strerror or error}") from None
+    existing = next(folder for folder in out.parents if folder.exists())
+    if not existing.is_dir():
+        raise CliError(f"cannot write the {what} {out}: {existing} is a file; choose another --out")
     return out
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; returns those created, innermost first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        from compare.cli import CliError
+
+        raise CliError(f"cannot write the output folder {folder}: {error.strerror or error}; "
+                       "choose another --out") from None  # fmt: skip
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders `_make_parents` made that are still empty (a refused command)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
 def locked(out: Path) -> Iterator[None]:
     """Hold the OS lock of run folder `out` for the block; `RunLocked` if another process
     holds it. The lock file is removed on the way out; a lock taken on a lock file that
-    was just removed is dropped and taken again on the new file."""
+    was just removed is dropped and taken again on the new file. Missing parents of
+    `out` are made, and removed again if the command leaves them empty."""
+    made = _make_parents(out.parent)
+    try:
+        with _locked(out):
+            yield
+    finally:
+        _remove_if_empty(made)
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
     path = lock_path(out)
     while True:
         try:
@@ -212,12 +245,15 @@ def recover_and_say(out: Path) -> None:
         print(f"mnist-compare: {note}", file=sys.stderr)
 
 
+def is_unfinished(folder: Path) -> bool:
+    """A folder a run left without a summary (killed): config.toml, no summary.json."""
+    return (folder / "config.toml").is_file() and not (folder / "summary.json").exists()
+
+
 def check_not_unfinished(folder: Path) -> str | None:
     """For `report` and `predict`: the one-line reason a folder a run left without a
     summary (killed, e.g. by SIGKILL) cannot be used, or None."""
-    if not folder.is_dir() or (folder / "summary.json").exists():
-        return None
-    if not (folder / "config.toml").is_file():
+    if not is_unfinished(folder):
         return None
     return (
         f"{folder} is an unfinished run (it holds config.toml but no summary.json: the run "

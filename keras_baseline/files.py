@@ -16,6 +16,7 @@ import keras
 import scratch.serialization as scratch_serialization
 from keras_baseline.build import OPTIMIZER_FLOATX, compile_model, floatx
 from keras_baseline.readback import config_from_model
+from scratch.errors import first_sentences
 
 
 class ModelFileError(scratch_serialization.ModelFileError):
@@ -61,8 +62,6 @@ def load_twin_model(path: str | Path) -> keras.Model:
         config = config_from_model(model)
         compile_model(model, config, optimizer=model.optimizer)
     except Exception as error:  # Keras raises many types; the user needs one line.
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
-        raise ModelFileError(f"{source}: cannot load the Keras model: {first_line[:200]}") from None
+        reason = first_sentences(str(error)) or type(error).__name__  # never cut mid-sentence
+        raise ModelFileError(f"{source}: cannot load the Keras model: {reason}") from None
     return model

@@ -9,36 +9,17 @@ like something went wrong.
 
 So: TF_CPP_MIN_LOG_LEVEL defaults to 3 (TensorFlow's C++ logging shows nothing
 below FATAL; set the variable yourself to see more), and the import itself runs with
-file descriptor 2 sent to a temporary file. If the import fails, what it wrote is
-printed before the exception goes on, so a broken install still explains itself.
+file descriptor 2 sent to a temporary file (`scratch.quiet.stderr_captured`). If the
+import fails, what it wrote is printed before the exception goes on, so a broken install
+still explains itself.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-
-@contextmanager
-def stderr_captured() -> Iterator[None]:
-    """Send file descriptor 2 to a temporary file; replay it if the block raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+from scratch.quiet import stderr_captured
 
 
 def import_tensorflow_quietly() -> None:

@@ -86,6 +86,11 @@ def load_model(
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; pass the .npz written by Network.save")
+    if not zipfile.is_zipfile(path):  # else NumPy's reason is its advice to unpickle it
+        raise ModelFileError(
+            f"{path}: not a readable scratch model .npz (not a zip archive); "
+            "re-save it with Network.save"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             contents = {name: npz[name] for name in npz.files}

@@ -124,7 +124,7 @@ def test_reads_16_bit_png_with_alpha(tmp_path):
     bgra = np.dstack([gray, gray, gray, np.full_like(gray, 65535)])
     path = tmp_path / "nine16.png"
     assert cv2.imwrite(str(path), bgra)
-    assert digits.read_image(path).dtype == np.uint16
+    assert digits.read_image(path)[0].dtype == np.uint16
     np.testing.assert_allclose(
         preprocess_digit(path), preprocess_digit(drawn_digit("9")), atol=1e-4
     )

@@ -102,6 +102,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
         raise CliError(f"--json {args.json}: the folder does not exist; create it first")
+    if args.json:
+        from compare.writeerrors import check_writable
+
+        check_writable(Path(args.json).expanduser().resolve().parent, f"--json {args.json}")
     from compare.configcheck import check_seeds
 
     check_seeds(args.seed or 0, 1)

@@ -60,6 +60,9 @@ def _check_show(show: str | None, images: list[str], overwrite: bool) -> list[Pa
                 f"--show {show}: {path} exists and is not a figure mnist-compare wrote; "
                 "choose another name or pass --overwrite"
             )
+    from compare.writeerrors import check_writable
+
+    check_writable(out.parent, f"--show {show}")
     return paths
 
 
@@ -70,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         format_text,
         load_run,
         predict_images,
-        save_figure,
         to_json,
     )
     from compare.runguard import prepare_to_read
@@ -94,8 +96,18 @@ def run(args: argparse.Namespace) -> int:
         if blocks:
             print("\n\n".join(blocks))
     if paths is not None:
-        for result, path in zip(results, paths, strict=True):
-            if result.error is None:
-                save_figure(result, path)
-                print(f"figure: {path}", file=sys.stderr)
+        _save_figures(results, paths)
     return 1 if any(result.error is not None for result in results) else 0
+
+
+def _save_figures(results: list, paths: list[Path]) -> None:
+    """One figure per recognised image; a full disk stops at the first figure it refuses
+    (one line, exit code 1; that figure's temp file is removed, an older one kept)."""
+    from compare.predict import save_figure
+    from compare.writeerrors import one_line_write_errors
+
+    for result, path in zip(results, paths, strict=True):
+        if result.error is None:
+            with one_line_write_errors(f"--show figure {path}"):
+                save_figure(result, path)
+            print(f"figure: {path}", file=sys.stderr)

@@ -228,6 +228,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     from compare.progress import Progress
     from compare.runfolder import prepare_out_dir
     from compare.runguard import recover_locked, run_status, settle_previous
+    from compare.writeerrors import is_write_failure, run_write_error
 
     note = recover_locked(out)
     if note:
@@ -244,6 +245,13 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         # The old run (if any) comes back unless the new one completed; what the new run
         # recorded (diverged, interrupted) is kept beside it under a name the message gives.
         status = run_status(out) or "unfinished"
+        if is_write_failure(error):
+            if status in ("running", "failed"):  # seeds completed before the disk filled
+                raise _seeds_kept(out, status, error) from None
+            raise run_write_error(out, existed, error) from None
+        if status == "complete" and isinstance(error, KeyboardInterrupt):
+            settle_previous(out, keep_new=True)
+            raise _complete_but_interrupted(out) from None
         kept = settle_previous(out, keep_new=False, what=status)
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # we made it and nothing was written: no litter
@@ -258,22 +266,50 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         if kept is not None:
             print(f"mnist-compare: {_kept_note(out, summary['status'], kept)}", file=sys.stderr)
             return 130
-    settle_previous(out, keep_new=True)
-    if not args.no_report:
-        render_report(out, Progress(args.quiet))
+    try:  # the run is complete from here on: Ctrl-C only stops the report
+        settle_previous(out, keep_new=True)
+        if not args.no_report:
+            render_report(out, Progress(args.quiet))
+    except KeyboardInterrupt:
+        raise _complete_but_interrupted(out) from None
     if not args.quiet:
         print(f"run folder: {out}")
     return 130 if summary["status"] == "interrupted" else 0
+
+
+def _seeds_kept(out: Path, status: str, error: OSError) -> Exception:
+    """A full disk after one or more seeds completed: their files and summary.json
+    (status "failed", or "running" if even that could not be written) are kept, in `out`
+    or, with --overwrite, beside the previous run, which comes back."""
+    from compare.cli import CliError
+    from compare.runguard import settle_previous
+    from compare.writeerrors import reason
+
+    kept = settle_previous(out, keep_new=False, what="failed")
+    where = f"{out}" if kept is None else f"{kept} ({out} holds the previous run again)"
+    why = reason(error, read_only_remedy="choose another --out")
+    return CliError(f"cannot write the run folder {out}: {why}; the seeds completed before "
+                    f"are kept in {where}, summary.json status {status}", exit_code=1)  # fmt: skip
 
 
 def _kept_note(out: Path, status: str, kept: Path) -> str:
     return f"{out} holds the previous run again; this {status} run is kept in {kept}"
 
 
+def _complete_but_interrupted(out: Path) -> Exception:
+    from compare.cli import CliError
+
+    return CliError(
+        f"interrupted before the report was written; the run in {out} is complete: "
+        f"render its report with mnist-compare report {out}",
+        exit_code=130,
+    )
+
+
 def render_report(out: Path, progress: Progress) -> None:
     """Call `reports.render_report(out)` if available; a failure is a warning, not a crash
     (the run's results are already saved)."""
-    from compare.cli import CliError
+    from compare.writeerrors import is_write_failure, reason
 
     try:
         from reports import render_report as render
@@ -283,13 +319,12 @@ def render_report(out: Path, progress: Progress) -> None:
     try:
         render(out)
     except KeyboardInterrupt:
-        raise CliError(
-            f"interrupted while rendering the report; the run in {out} is complete: "
-            f"render it with mnist-compare report {out}",
-            exit_code=130,
-        ) from None
+        raise _complete_but_interrupted(out) from None
     except Exception as error:  # noqa: BLE001 - the run's results are already saved
-        progress.console.print(f"warning: report failed ({type(error).__name__}: {error}); "
+        why = f"{type(error).__name__}: {error}"
+        if is_write_failure(error):  # a full disk: the system's words and what to do
+            why = f"cannot write it: {reason(error)}"
+        progress.console.print(f"warning: report failed ({why}); "
                                f"retry with: mnist-compare report {out}")  # fmt: skip
         return
     progress.message(f"report: {out / 'report.html'}")

@@ -1,0 +1,97 @@
+"""One line for a target that cannot be written: a full disk, a quota, a read-only folder.
+
+`run`, `report`, `check --json` and `predict --show` say it the same way: what could not
+be written, the system's reason, and what to do. Each checks that its folder can be
+written before it starts working (`check_writable`, exit code 2); a disk that fills up
+while it works is exit code 1 (`one_line_write_errors`). Every file is written
+atomically (`scratch.serialization.atomic_path`), so a failed write leaves no partial
+file: the temp file is removed and the file it was to replace is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def is_write_failure(error: BaseException) -> bool:
+    """True for an OSError that says the disk is full or the target is read-only."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL | NOT_WRITABLE
+
+
+def reason(error: OSError, read_only_remedy: str = "choose a folder you can write") -> str:
+    """The system's words for `error` and what to do about it."""
+    words = error.strerror or str(error)
+    if error.errno in DISK_FULL:
+        return f"{words}; free some space and try again"
+    return f"{words}; {read_only_remedy}"
+
+
+def write_error(what: str, error: OSError, exit_code: int = 1, **remedy: str) -> Exception:
+    """The one-line `CliError` for `what` (e.g. "the report into RUN") and `error`;
+    `read_only_remedy` replaces "choose a folder you can write"."""
+    from compare.cli import CliError
+
+    return CliError(f"cannot write {what}: {reason(error, **remedy)}", exit_code)
+
+
+@contextlib.contextmanager
+def one_line_write_errors(what: str, exit_code: int = 1, **remedy: str) -> Iterator[None]:
+    """Turn a full disk or a read-only target inside the block into `write_error`."""
+    try:
+        yield
+    except OSError as error:
+        if not is_write_failure(error):
+            raise
+        raise write_error(what, error, exit_code, **remedy) from None
+
+
+def check_writable(folder: Path, what: str, **remedy: str) -> None:
+    """Make and remove an empty file in `folder`, before any work: a read-only folder is
+    one line, exit code 2. (A full disk still takes an empty file; it shows when the
+    content is written.)"""
+    probe = Path(folder) / f".mnist-compare-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise write_error(what, error, 2, **remedy) from None
+
+
+def run_write_error(out: Path, existed: bool, error: OSError) -> Exception:
+    """A full disk (or a folder made read-only) stopped `run`: one line, exit code 1,
+    after `discard_partial_run`."""
+    from compare.cli import CliError
+
+    note = discard_partial_run(out, existed)
+    why = reason(error, read_only_remedy="choose another --out")
+    return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
+
+
+def discard_partial_run(out: Path, existed: bool) -> str:
+    """After a full disk stopped `run`: remove the new run's files (incomplete, and they
+    hold the space) and put the old run back from `.X.previous`; a note of what was done.
+    `existed`: `out` was there before the run (then empty, or set aside by --overwrite)."""
+    from compare.runguard import previous_path, settle_previous
+
+    had_previous = previous_path(out).is_dir()
+    if existed and not had_previous:  # an empty folder the user made: keep the folder
+        for child in list(out.iterdir()):
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+    note = "the new run's partial files were removed"
+    if had_previous:
+        try:
+            settle_previous(out, keep_new=False)
+            note += f"; the previous run is back in {out}"
+        except OSError:
+            note += f"; the previous run is intact in {previous_path(out)}"
+    return note
