@@ -21,6 +21,7 @@ from typing import Any
 from compare import models as model_registry
 from compare.configcheck import check_kinds, check_model_values, check_seeds, read_config_text
 from scratch.config import ConfigError, ModelConfig
+from scratch.errors import must_be
 
 MODES = ("lockstep", "independent")
 SCHEDULES = ("in-turn", "parallel")  # how worker processes share the machine (docs/run.md)
@@ -261,10 +262,9 @@ def _reject_unknown(where: str, values: dict[str, Any], known: set[str]) -> None
 
 def _require_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
+        raise ConfigError(f"{name} must be true or false, got {value!r}", key=name)
 
 
 def _require_int(name: str, value: Any, *, low: int, high: float = math.inf) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        span = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
-        raise ConfigError(f"{name} must be an integer {span}, got {value!r}")
+        raise ConfigError(f"{name} {must_be('a whole number', low, high)}, got {value!r}", key=name)

@@ -99,8 +99,8 @@ def test_round_trip_of_defaults_keeps_lr(tmp_path):
 @pytest.mark.parametrize(
     ("layer", "message"),
     [
-        ({"epochs": 0}, "epochs must be an integer >= 1"),
-        ({"batch_size": 2.5}, "batch_size must be an integer"),
+        ({"epochs": 0}, "epochs must be a whole number >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
         ({"seed": -1}, "seed must be"),
         ({"mode": "both"}, "unknown mode"),
         ({"models": []}, "models must be one or both"),

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from compare.cli import non_negative_int, positive_int
+from compare.cli import add_data_dir, non_negative_int, positive_int
 from scratch.config import DTYPES, OPTIMIZERS
 
 
@@ -45,9 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="short version for CI: 200 steps on 6,400 images, 4 gradient cases",
     )
-    parser.add_argument(
-        "--data-dir", help="folder with the MNIST files (default: $MNIST_DATA_DIR or the cache)"
-    )
+    add_data_dir(parser)
     parser.add_argument(
         "--steps",
         type=positive_int,

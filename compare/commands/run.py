@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compare.cli import add_data_dir
 from compare.presets import PRESETS
 from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, SCHEDULES, RunConfig, load_toml, resolve
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
@@ -130,7 +131,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE.toml", help="a run config (e.g. RUN/config.toml)"
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data-dir", metavar="DIR", help="folder with the four MNIST files")
+    add_data_dir(data)
     data.add_argument("--val-size", type=int, help="validation images (default 5000)")
     data.add_argument(
         "--limit-train",
@@ -184,7 +185,24 @@ def resolve_args(args: argparse.Namespace) -> RunConfig:
     flags = flag_layer(args)
     preset = flags.get("preset") or file_layer.get("preset")
     layers = [preset_layer(preset)] if preset else []
-    return resolve(*layers, file_layer, flags)
+    try:
+        return resolve(*layers, file_layer, flags)
+    except ConfigError as error:  # a bad value given as a flag: name the flag
+        flag = _flag_of(error.key, flags)
+        if flag is None:
+            raise
+        raise error.renamed(flag) from None
+
+
+def _flag_of(key: str | None, flags: dict[str, Any]) -> str | None:
+    """The flag that set config key `key` ("learning_rate", "data.val_size") in the flag
+    layer `flags`, e.g. "--lr"; None if no flag set it."""
+    for dest, (section, name) in FLAG_KEYS.items():
+        dotted = f"data.{name}" if section == "data" else name
+        given = name in (flags.get(section, {}) if section else flags)
+        if dotted == key and given:
+            return "--" + dest.replace("_", "-")
+    return None
 
 
 def invocation(args: argparse.Namespace) -> str:
