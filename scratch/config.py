@@ -32,6 +32,9 @@ LOSSES = ("crossentropy", "mse")
 OUTPUT_ACTIVATION = {"crossentropy": "softmax", "mse": "sigmoid"}
 INITIALIZERS = ("glorot_uniform", "he_normal", "normal")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+# Each optimizer's learning rate when no preset, config file or flag sets one (compare's
+# run config uses it; ModelConfig's own default is SGD's).
+DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
 DTYPES = ("float32", "float64")
 
 
@@ -55,7 +58,7 @@ class ModelConfig:
     loss: str = "crossentropy"
     init: str = "glorot_uniform"
     optimizer: str = "sgd"
-    learning_rate: float = 0.1
+    learning_rate: float = DEFAULT_LEARNING_RATE["sgd"]
     momentum: float = 0.9
     beta_1: float = 0.9
     beta_2: float = 0.999

@@ -54,6 +54,8 @@ def error_of(argv: list[str], capsys) -> str:
         (["bench", "--repeats", "0"], "--repeats must be a whole number >= 1, got 0"),
         (["data", "--val-size", "-1"], "--val-size must be a whole number >= 0, got -1"),
         (["check", "--steps", "0"], "--steps must be a whole number >= 1, got 0"),
+        (["check", "--hidden", "0"], "--hidden must be whole numbers >= 1 separated by commas"),
+        (["run", "--hidden", "12,x"], "--hidden must be whole numbers >= 1 separated by commas"),
     ],
 )
 def test_range_errors_name_the_flag(argv, message, capsys, tmp_path):

@@ -6,12 +6,12 @@ import tomllib
 
 import pytest
 
-from compare.commands.run import parse_hidden
 from compare.presets import PRESETS, TEXTBOOK_LR, preset_layer
 from compare.runconfig import (
     DEFAULT_LEARNING_RATE,
     RunConfig,
     load_toml,
+    parse_hidden,
     resolve,
     to_toml,
 )

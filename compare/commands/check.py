@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from compare.cli import add_data_dir, non_negative_int, positive_int
-from scratch.config import DTYPES, OPTIMIZERS
+from scratch.config import DTYPES, OPTIMIZERS, ConfigError
 
 
 def _names(kind: str, choices: tuple[str, ...]):
@@ -29,13 +29,13 @@ def _names(kind: str, choices: tuple[str, ...]):
 
 
 def _sizes(text: str) -> tuple[int, ...]:
+    """--hidden as an argparse type: the run's one parser of hidden sizes."""
+    from compare.runconfig import parse_hidden
+
     try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden wants sizes like 128 or 256,128, got {text!r}")
-    return sizes
+        return tuple(parse_hidden(text))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--hidden ")) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
