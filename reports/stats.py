@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compare.metrics import accuracy_from_confusion, model_pairs, pairwise_agreement, per_class
+
 # One implementation of McNemar and the agreement table for the run and its report
 # (compare.metrics is NumPy only; reports imports nothing else from compare).
 from compare.metrics import mcnemar_exact as mcnemar_exact_p  # noqa: F401 - the report's name
-from compare.metrics import model_pairs, pairwise_agreement
 
 SIGNIFICANCE = 0.05
 
@@ -23,29 +24,20 @@ SIGNIFICANCE = 0.05
 def classification_report(confusion: np.ndarray) -> pd.DataFrame:
     """Like scikit-learn's `classification_report`, from a (true, predicted) count matrix.
 
-    Rows: digits 0..9, then accuracy, macro avg, weighted avg; columns precision,
-    recall, f1-score, support. An empty class's undefined ratio is reported as 0.
+    Rows: digits 0..9 (`compare.metrics.per_class`, the run's own per-class scores), then
+    accuracy, macro avg, weighted avg; columns precision, recall, f1-score, support. An
+    empty class's undefined ratio is reported as 0.
     """
-    C = np.asarray(confusion, dtype=np.float64)  # (10, 10) rows true, columns predicted
-    tp = np.diag(C)  # (10,)
-    support = C.sum(axis=1)  # (10,) true count per digit
-    predicted = C.sum(axis=0)  # (10,) predicted count per digit
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    pr_sum = precision + recall
-    f1 = np.divide(2 * precision * recall, pr_sum, out=np.zeros_like(tp), where=pr_sum > 0)
-    rows = {str(d): [precision[d], recall[d], f1[d], support[d]] for d in range(len(tp))}
+    C = np.asarray(confusion, dtype=np.int64)  # (10, 10) rows true, columns predicted
+    scores = per_class(C)
+    rows = {str(s.digit): [s.precision, s.recall, s.f1, s.support] for s in scores}
+    table = np.array([[s.precision, s.recall, s.f1] for s in scores])  # (10, 3)
+    support = np.array([s.support for s in scores], dtype=np.float64)  # (10,)
     total = support.sum()
-    accuracy = tp.sum() / total if total else 0.0
-    rows["accuracy"] = [np.nan, np.nan, accuracy, total]
-    rows["macro avg"] = [precision.mean(), recall.mean(), f1.mean(), total]
+    rows["accuracy"] = [np.nan, np.nan, accuracy_from_confusion(C), total]
+    rows["macro avg"] = [*table.mean(axis=0), total]
     weights = support / total if total else np.zeros_like(support)
-    rows["weighted avg"] = [
-        (precision * weights).sum(),
-        (recall * weights).sum(),
-        (f1 * weights).sum(),
-        total,
-    ]
+    rows["weighted avg"] = [*(weights @ table), total]
     frame = pd.DataFrame.from_dict(
         rows, orient="index", columns=["precision", "recall", "f1-score", "support"]
     )
