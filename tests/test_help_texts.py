@@ -22,6 +22,18 @@ def test_data_dir_has_one_metavar_and_one_help_everywhere():
     assert all(action.help.startswith(DATA_DIR_HELP) for action in found.values())
 
 
+def test_a_flag_shared_by_subcommands_has_one_metavar():
+    subparsers = build_parser().get_default("subcommand_parsers")
+    metavars: dict[str, set] = {}
+    for name, _ in SUBCOMMANDS:
+        for action in subparsers[name]._actions:
+            if action.nargs != 0 and not action.choices:
+                for flag in action.option_strings:
+                    metavars.setdefault(flag, set()).add(action.metavar or action.dest.upper())
+    # serve's --run is a folder name under --runs-dir, predict's a path: not the same thing
+    assert {f: m for f, m in metavars.items() if len(m) > 1 and f != "--run"} == {}
+
+
 def test_one_wording_for_ranges():
     assert must_be("a number", 0.0, low_open=True) == "must be a number > 0"
     assert must_be("a number", 0.0, 1.0, high_open=True) == "must be a number >= 0 and < 1"

@@ -73,6 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--blas-threads",
         type=non_negative_int,
+        metavar="N",
         default=1,
         help="OpenBLAS threads for NumPy (default 1: on a shared 2-core machine more threads "
         "spin against each other and run 2-20x slower); 0 leaves OpenBLAS's default",

@@ -67,6 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden",
         type=_sizes,
+        metavar="N,N,...",
         help="hidden layer sizes, e.g. 128 or 256,128 (default 128); with --model, the "
         "sizes [784, *hidden, 10] given to a constructor that takes one argument",
     )
