@@ -15,6 +15,8 @@ intra- and inter-op thread variables.
    dZ @ W.T; for the dense layer its three products), on preallocated arrays;
 2. one epoch of the scratch network's `fit` (after a warm-up on 1,024 images);
 3. one epoch of Keras `model.fit` on the twin (after a warm-up epoch on 1,024 images).
+
+Targets (`TARGETS`): scratch / ideal <= 2.0, scratch / Keras <= 1.5 (goal <= 1.0).
 """
 
 from __future__ import annotations
@@ -24,12 +26,24 @@ from typing import Any
 
 import numpy as np
 
+from compare.bench_targets import Target, evaluate, exit_code, print_outcomes
+
 BATCH = 128
 WARM = 1024
 
 
-def run_cnn(data_dir: str | None, repeats: int, threads: int, keras: bool) -> int:
-    """Print the three measurements and their ratios; 0 when done."""
+# The CNN bench's targets: names of `run_cnn`'s measurements.
+TARGETS = (
+    Target("scratch / ideal", "scratch", "ideal", "<=", 2.0),
+    Target("scratch / keras", "scratch", "keras", "<=", 1.5, note="(goal <= 1.0)"),
+)
+
+
+def run_cnn(
+    data_dir: str | None, repeats: int, threads: int, keras: bool, *, check: bool = False
+) -> int:
+    """Print the three measurements and their ratios; the exit code (`--check`: 1 when a
+    target is not met)."""
     from compare.environment import environment
 
     threads = max(threads, 1)
@@ -49,13 +63,10 @@ def run_cnn(data_dir: str | None, repeats: int, threads: int, keras: bool) -> in
     print(f"{'measurement':32s} {'s/epoch':>9s} {'images/s':>10s} {'peak MB':>9s}")
     for name, (seconds, peak_mb) in rows.items():
         print(f"{labels[name]:32s} {seconds:9.2f} {60000 / seconds:10.0f} {peak_mb:9.0f}")
-    ratio = rows["scratch"][0] / rows["ideal"][0]
-    print(f"\nscratch / ideal   {ratio:5.2f}  target <= 2.0  {'met' if ratio <= 2 else 'NOT met'}")
-    if keras:
-        ratio = rows["scratch"][0] / rows["keras"][0]
-        met = "met" if ratio <= 1.5 else "NOT met"
-        print(f"scratch / keras   {ratio:5.2f}  target <= 1.5  {met} (goal <= 1.0)")
-    return 0
+    print()
+    outcomes = evaluate(TARGETS, {name: seconds for name, (seconds, _) in rows.items()})
+    print_outcomes(outcomes, width=18)
+    return exit_code(outcomes, check)
 
 
 def measure(name: str, data_dir: str | None, repeats: int, threads: int) -> tuple[float, float]:

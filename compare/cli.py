@@ -51,6 +51,11 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (not usage + error), exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
+        # "argument --lr: must be ..." (a type's range error) reads "--lr must be ...",
+        # as the same error from a config file reads "learning_rate must be ...".
+        flag, found, rule = message.removeprefix("argument ").partition(": must be ")
+        if message.startswith("argument ") and found and " " not in flag:
+            message = f"{flag.split('/')[-1]} must be {rule}"
         print(f"mnist-compare: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
@@ -79,12 +84,14 @@ def int_at_least(low: int) -> Callable[[str], int]:
     """An argparse type: a whole number >= `low`, else a one-line usage error."""
 
     def parse(text: str) -> int:
+        from scratch.errors import must_be
+
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+            raise argparse.ArgumentTypeError(f"{must_be('a whole number', low)}, got {value}")
         return value
 
     return parse
@@ -92,6 +99,13 @@ def int_at_least(low: int) -> Callable[[str], int]:
 
 non_negative_int = int_at_least(0)  # seeds, thread counts
 positive_int = int_at_least(1)  # steps, batch sizes
+
+DATA_DIR_HELP = "folder with the four MNIST files (default: $MNIST_DATA_DIR, then the cache)"
+
+
+def add_data_dir(parser: argparse.ArgumentParser | argparse._ArgumentGroup, more: str = "") -> None:
+    """`--data-dir DIR`, the same metavar and words in every subcommand."""
+    parser.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP + more)
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.idx import IdxError, parse_idx, read_bytes, sha256_hex
+from scratch.errors import must_be
 
 # Canonical SHA-256 of the decompressed IDX content of each MNIST file.
 MNIST_FILES: dict[str, str] = {
@@ -81,9 +82,14 @@ def missing_files(directory: Path) -> list[str]:
 
 
 def _missing_message(directory: Path, missing: list[str], how: str) -> str:
+    advice = {
+        "--data-dir": "put the four MNIST .gz files in that folder",
+        f"${ENV_DATA_DIR}": f"put the four MNIST .gz files there, or point ${ENV_DATA_DIR} "
+        "at the folder that holds them",
+    }.get(how, "put the four MNIST .gz files there, or pass --data-dir DIR")
     return (
         f"MNIST not found in {directory} ({how}): missing {', '.join(n + '.gz' for n in missing)}; "
-        "put the four MNIST .gz files there, or pass --data-dir DIR"
+        f"{advice}"
     )
 
 
@@ -202,15 +208,26 @@ class Splits:
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 
+    def sentence(self) -> str:
+        """The splits in words: "55,000 training, 5,000 validation and 10,000 test images
+        from DIR (SHA-256 verified)"."""
+        train, val, test = (f"{n:,}" for n in self.sizes().values())
+        checked = "SHA-256 verified" if self.verified else "not verified"
+        scaled = ", standardized" if self.standardized else ""
+        return (
+            f"{train} training, {val} validation and {test} test images from {self.source} "
+            f"({checked}{scaled})"
+        )
+
 
 def split_indices(
     n_images: int, val_size: int, seed: int, limit_train: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint sorted (train_index, val_index) drawn from one seeded permutation."""
     if not 0 <= val_size < n_images:
-        raise DataError(f"val_size must be in [0, {n_images - 1}], got {val_size}")
+        raise DataError(f"val_size {must_be('a whole number', 0, n_images - 1)}, got {val_size}")
     if limit_train is not None and limit_train < 1:
-        raise DataError(f"limit_train must be a positive integer, got {limit_train}")
+        raise DataError(f"limit_train {must_be('a whole number', 1)}, got {limit_train}")
     order = np.random.default_rng(seed).permutation(n_images)
     val_index = np.sort(order[:val_size])
     train_index = order[val_size:]

@@ -225,11 +225,41 @@ def download_mnist(
     mirrors = tuple(configured_mirrors() if mirrors is None else mirrors)
     if retries < 1 or not mirrors:
         raise ValueError("download_mnist needs retries >= 1 and at least one mirror")
+    made = [p for p in (target_dir, *target_dir.parents) if not p.exists()]  # deepest first
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         reason = f"cannot create the folder: {error.strerror or error}"
         raise data.DownloadError(_failure_message(target_dir, list(expected), reason)) from None
+    try:
+        _download_missing(target_dir, expected, mirrors, timeout, retries, backoff, progress)
+    except BaseException:  # a failure, Ctrl-C: a first download leaves no empty cache folder
+        _remove_if_empty(made)
+        raise
+    return target_dir
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders this download made (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a file arrived), or gone: keep the rest
+            return
+
+
+def _download_missing(
+    target_dir: Path,
+    expected: Mapping[str, str],
+    mirrors: Sequence[str],
+    timeout: float,
+    retries: int,
+    backoff: float,
+    progress: bool,
+) -> None:
+    """Each file of `expected` missing from `target_dir`, downloaded and verified."""
+    from compare import data
+
     for name, digest in expected.items():
         if data.find_file(target_dir, name) is not None:
             continue
@@ -250,4 +280,3 @@ def download_mnist(
         except OSError as error:  # the disk, not the network: full, read-only, ...
             reason = f"cannot write {name}.gz: {error.strerror or error}"
             raise data.DownloadError(_failure_message(target_dir, list(expected), reason)) from None
-    return target_dir

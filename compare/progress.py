@@ -13,6 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+# What the lockstep line's figure means, in a few words (docs/run.md, "Modes and seeds").
+LOCKSTEP_WHY = (
+    "same start, same batches: only rounding differs, ~1e-15 in float64, growing in float32"
+)
+
 
 class Progress:
     """One bar per model per epoch, showing the running training loss and accuracy."""
@@ -22,6 +27,7 @@ class Progress:
         self.console = Console(stderr=True)
         self._bars: RichProgress | None = None
         self._tasks: dict[str, Any] = {}
+        self._epoch = ""  # the epoch's title ("epoch 3/10"), for its validation line
 
     def message(self, text: str) -> None:
         if not self.quiet:
@@ -30,6 +36,7 @@ class Progress:
     def start_epoch(self, title: str, models: tuple[str, ...], steps: int) -> None:
         if self.quiet:
             return
+        self._epoch = title
         self._bars = RichProgress(
             TextColumn("{task.description:<22}"),
             BarColumn(),
@@ -55,16 +62,17 @@ class Progress:
             self._bars.update(self._tasks[name], completed=completed, loss=loss, acc=accuracy)
 
     def end_epoch(self, validation: dict[str, tuple[float, float]]) -> None:
-        """Stop the bars and print each model's validation loss and accuracy."""
+        """Stop the bars and print each model's validation loss and accuracy, after the
+        epoch's title: "epoch 3/10 validation: scratch loss 0.0981 acc 0.9712   keras ..."."""
         if self._bars is None:
             return
         self._bars.stop()
         self._bars = None
         parts = [
-            f"{name} val loss {loss:.4f} acc {acc:.4f}" for name, (loss, acc) in validation.items()
+            f"{name} loss {loss:.4f} acc {acc:.4f}" for name, (loss, acc) in validation.items()
         ]
         if parts:
-            self.message("  " + "   ".join(parts))
+            self.message(f"{self._epoch} validation: " + "   ".join(parts))
 
     def stop(self) -> None:
         """Stop any live display (on an error or an interruption)."""
@@ -120,7 +128,7 @@ class Progress:
         for pair in pairs:
             if pair.get("max_abs_weight_diff"):
                 a, b = pair["models"]
-                which = f" {a} vs {b}" if len(pairs) > 1 else ""
                 self.message(
-                    f"lockstep{which} max |dW| at the end {pair['max_abs_weight_diff'][-1]:.3g}"
+                    f"lockstep: {a} and {b} weights differ by at most "
+                    f"{pair['max_abs_weight_diff'][-1]:.3g} at the end (max |dW|; {LOCKSTEP_WHY})"
                 )

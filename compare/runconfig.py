@@ -20,13 +20,13 @@ from typing import Any
 
 from compare import models as model_registry
 from compare.configcheck import check_kinds, check_model_values, check_seeds, read_config_text
-from scratch.config import ConfigError, ModelConfig
+from compare.data import DEFAULT_VAL_SIZE
+from scratch.config import DEFAULT_LEARNING_RATE, ConfigError, ModelConfig
+from scratch.errors import must_be
 
 MODES = ("lockstep", "independent")
 SCHEDULES = ("in-turn", "parallel")  # how worker processes share the machine (docs/run.md)
 MNIST_PIXELS, MNIST_CLASSES = 784, 10  # what every MNIST run feeds the model
-# Learning rate used when no preset, config file or flag sets one.
-DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
 MAX_VAL_SIZE = 59_999
 
 
@@ -36,7 +36,7 @@ class DataConfig:
 
     data_dir: str | None = None  # None: $MNIST_DATA_DIR, then the cache, then download
     verify: bool = True
-    val_size: int = 5000
+    val_size: int = DEFAULT_VAL_SIZE
     limit_train: int | None = None  # None: every training image left after validation
     standardize: bool = False
 
@@ -259,12 +259,22 @@ def _reject_unknown(where: str, values: dict[str, Any], known: set[str]) -> None
         raise ConfigError(f"{where} unknown key(s) {', '.join(unknown)}; valid keys are: {valid}")
 
 
+def parse_hidden(text: str) -> list[int]:
+    """--hidden's '256,128' -> [256, 128] (for `run` and `check`); anything else is a
+    one-line ConfigError."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ConfigError(
+            f"--hidden must be whole numbers >= 1 separated by commas, e.g. 256,128; got {text!r}"
+        )
+    return [int(part) for part in parts]
+
+
 def _require_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
+        raise ConfigError(f"{name} must be true or false, got {value!r}", key=name)
 
 
 def _require_int(name: str, value: Any, *, low: int, high: float = math.inf) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        span = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
-        raise ConfigError(f"{name} must be an integer {span}, got {value!r}")
+        raise ConfigError(f"{name} {must_be('a whole number', low, high)}, got {value!r}", key=name)

@@ -58,7 +58,7 @@ def execute(
         data, val_size=config.data.val_size, seed=config.seed, dtype=config.model.dtype,
         standardize=config.data.standardize, limit_train=config.data.limit_train,
     )  # fmt: skip
-    progress.message(f"data: {splits.sizes()} from {splits.source}; writing {out}")
+    progress.message(f"data: {splits.sentence()}; writing {out}")
     base = {"config": config, "out": out, "splits": splits, "started": started}
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))

@@ -43,7 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument("--config", metavar="FILE.toml", help="[model] table, batch_size, seed")
     group.add_argument(
-        "--limit-train", type=positive_int, help="train on the first N shuffled images only"
+        "--limit-train",
+        type=positive_int,
+        metavar="N",
+        help="train on the first N shuffled images only",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from compare.metrics import model_pairs
+from reports.better import CAPTION, best, epoch_time_noise
 from reports.document import Document, Heading, Paragraph, Table, fmt, pct
 from reports.loader import RunData
 from reports.stats import format_p, pair_agreements, verdict
@@ -80,9 +81,9 @@ def headline(run: RunData, doc: Document) -> None:
     blocks = agreements(run)
     if run.compares:
         accuracy = {m: float(stats[m].get("test_accuracy", 0.0)) for m in run.models}
-        p_values = {tuple(b["models"]): float(b["mcnemar_p_value"]) for b in blocks}
+        pair_p = {tuple(b["models"]): float(b["mcnemar_p_value"]) for b in blocks}
         for a, b in model_pairs(run.models):
-            sentence = verdict({a: accuracy[a], b: accuracy[b]}, p_values.get((a, b)))
+            sentence = verdict({a: accuracy[a], b: accuracy[b]}, pair_p.get((a, b)))
             which = f"**{labels[a]} vs {labels[b]}**: " if len(run.models) > 2 else ""
             doc.add(Paragraph(which + sentence.sentence(labels), kind="verdict"))
         speed = [
@@ -107,12 +108,15 @@ def headline(run: RunData, doc: Document) -> None:
                 kind="verdict",
             )
         )
-    doc.add(_summary_table(run, stats))
+    p_values = {tuple(b["models"]): float(b["mcnemar_p_value"]) for b in blocks}
+    doc.add(_summary_table(run, stats, p_values))
     for block in blocks:
         doc.add(_agreement_table(block, labels))
 
 
-def _summary_table(run: RunData, stats: dict[str, dict[str, Any]]) -> Table:
+def _summary_table(
+    run: RunData, stats: dict[str, dict[str, Any]], p_values: dict[tuple[str, str], float]
+) -> Table:
     rows_spec = [
         ("Test accuracy", lambda s: pct(s.get("test_accuracy"))),
         ("Test loss", lambda s: fmt(s.get("test_loss"))),
@@ -131,39 +135,15 @@ def _summary_table(run: RunData, stats: dict[str, dict[str, Any]]) -> Table:
         columns.append(f"Difference ({a} − {b})")
         for row, (name, _) in zip(rows, rows_spec, strict=True):
             row.append(_difference(name, stats[a], stats[b]))
+    caption = "Results on the test set (10,000 images, never trained on)."
     if run.compares:
         columns.append("Better" if len(run.models) == 2 else "Best")
+        noise = epoch_time_noise(run.metrics)
         for row, (name, _) in zip(rows, rows_spec, strict=True):
-            row.append(_best(name, stats, labels))
-    return Table(
-        columns, rows, caption="Results on the test set (10,000 images, never trained on)."
-    )
-
-
-# Headline metric -> (summary key, higher is better, decimals shown). Values equal at
-# the shown precision are a tie (lockstep twins differ only by float rounding).
-BETTER = {
-    "Test accuracy": ("test_accuracy", True, 4),
-    "Test loss": ("test_loss", False, 4),
-    "Training time (s)": ("train_seconds", False, 2),
-    "Training samples / s": ("samples_per_second", True, 0),
-    "Prediction time, whole test set (s)": ("predict_seconds", False, 3),
-}
-
-
-def _best(name: str, stats: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
-    """Which model did best on this metric (a tie at the top says so)."""
-    if name not in BETTER:
-        return ""
-    key, higher, decimals = BETTER[name]
-    values = {m: s.get(key) for m, s in stats.items()}
-    if any(v is None for v in values.values()):
-        return "—"
-    shown = {m: round(float(v), decimals) * (1 if higher else -1) for m, v in values.items()}
-    ranked = sorted(shown, key=shown.get, reverse=True)
-    if shown[ranked[0]] == shown[ranked[1]]:
-        return "tie"
-    return labels[ranked[0]]
+            row.append(best(name, stats, labels, p_values, noise))
+        rule = CAPTION if len(run.models) == 2 else CAPTION.replace("Better", "Best")
+        caption += " " + rule
+    return Table(columns, rows, caption=caption)
 
 
 def _difference(name: str, stats_a: dict[str, Any], stats_b: dict[str, Any]) -> str:

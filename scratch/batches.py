@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scratch.config import is_integer
+from scratch.errors import must_be
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,9 @@ class BatchSchedule:
     def __post_init__(self) -> None:
         for field, value in (("n_samples", self.n_samples), ("batch_size", self.batch_size)):
             if not is_integer(value) or value < 1:
-                raise ValueError(f"{field} must be a positive integer, got {value!r}")
+                raise ValueError(f"{field} {must_be('a whole number', 1)}, got {value!r}")
         if not is_integer(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+            raise ValueError(f"seed {must_be('a whole number', 0)}, got {self.seed!r}")
         if self.drop_last and self.batch_size > self.n_samples:
             raise ValueError(
                 f"batch_size {self.batch_size} exceeds the {self.n_samples} samples with drop_last"
@@ -47,7 +48,7 @@ class BatchSchedule:
     def epoch(self, epoch: int) -> list[np.ndarray]:
         """The index arrays of epoch `epoch` (0-based), each (batch_size,) int64."""
         if not is_integer(epoch) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
+            raise ValueError(f"epoch {must_be('a whole number', 0)}, got {epoch!r}")
         order = np.random.default_rng((self.seed, epoch)).permutation(self.n_samples)
         stops = range(self.batch_size, self.n_samples + self.batch_size, self.batch_size)
         batches = [order[stop - self.batch_size : stop] for stop in stops]

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import scratch.conv  # noqa: F401  (registers the conv, pool and flatten layer specs)
-from scratch.errors import ConfigError
+from scratch.errors import ConfigError, must_be
 from scratch.layers import ACTIVATION_LAYERS, Dense, make_layer
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -32,6 +32,9 @@ LOSSES = ("crossentropy", "mse")
 OUTPUT_ACTIVATION = {"crossentropy": "softmax", "mse": "sigmoid"}
 INITIALIZERS = ("glorot_uniform", "he_normal", "normal")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+# Each optimizer's learning rate when no preset, config file or flag sets one (compare's
+# run config uses it; ModelConfig's own default is SGD's).
+DEFAULT_LEARNING_RATE = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
 DTYPES = ("float32", "float64")
 
 
@@ -55,7 +58,7 @@ class ModelConfig:
     loss: str = "crossentropy"
     init: str = "glorot_uniform"
     optimizer: str = "sgd"
-    learning_rate: float = 0.1
+    learning_rate: float = DEFAULT_LEARNING_RATE["sgd"]
     momentum: float = 0.9
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -250,7 +253,7 @@ def _as_sizes(hidden: Any) -> tuple:
 
 def _require_positive_int(name: str, value: Any) -> None:
     if not is_integer(value) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{name} {must_be('a whole number', 1)}, got {value!r}", key=name)
 
 
 def _require_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -268,11 +271,9 @@ def _require_number(
     high_open: bool = False,
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number, got {value!r}", key=name)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        left = "(" if low_open or low is None else "["  # infinities are never in range
-        right = ")" if high_open or high is None else "]"
-        span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ConfigError(f"{name} must be in {span}, got {value!r}")
+        rule = must_be("a number", low, high, low_open=low_open, high_open=high_open)
+        raise ConfigError(f"{name} {rule}, got {value!r}", key=name)

@@ -69,11 +69,11 @@ def test_drop_last_drops_the_remainder():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_samples": 0, "batch_size": 4}, "n_samples must be a positive integer"),
-        ({"n_samples": 10, "batch_size": 0}, "batch_size must be a positive integer"),
-        ({"n_samples": 10, "batch_size": 2.0}, "batch_size must be a positive integer"),
-        ({"n_samples": 10, "batch_size": True}, "batch_size must be a positive integer"),
-        ({"n_samples": 10, "batch_size": 2, "seed": -1}, "seed must be a non-negative"),
+        ({"n_samples": 0, "batch_size": 4}, "n_samples must be a whole number >= 1"),
+        ({"n_samples": 10, "batch_size": 0}, "batch_size must be a whole number >= 1"),
+        ({"n_samples": 10, "batch_size": 2.0}, "batch_size must be a whole number >= 1"),
+        ({"n_samples": 10, "batch_size": True}, "batch_size must be a whole number >= 1"),
+        ({"n_samples": 10, "batch_size": 2, "seed": -1}, "seed must be a whole number >= 0"),
         ({"n_samples": 10, "batch_size": 11, "drop_last": True}, "exceeds the 10 samples"),
     ],
 )
@@ -83,6 +83,6 @@ def test_bad_arguments_raise(kwargs, message):
 
 
 def test_bad_epoch_raises():
-    with pytest.raises(ValueError, match="epoch must be a non-negative integer"):
+    with pytest.raises(ValueError, match="epoch must be a whole number >= 0"):
         BatchSchedule(10, 2).epoch(-1)
     assert len(BatchSchedule(10, 2).epoch(np.int64(3))) == 5  # NumPy integers are fine

@@ -114,8 +114,10 @@ def test_other_dataset_with_no_verify(tmp_path, capsys):
     assert "train 40, val 0" in capsys.readouterr().out
     assert main(["data", "--data-dir", str(tmp_path), "--no-verify", "--val-size", "40"]) == 2
     assert_one_line_error(capsys.readouterr().err, "--val-size 40 leaves no training images")
-    assert main(["data", "--data-dir", str(tmp_path), "--no-verify", "--val-size", "-1"]) == 2
-    assert_one_line_error(capsys.readouterr().err, "--val-size must be 0 or more")
+    with pytest.raises(SystemExit) as stopped:  # a usage error, before the data is read
+        main(["data", "--data-dir", str(tmp_path), "--no-verify", "--val-size", "-1"])
+    assert stopped.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, "--val-size must be a whole number >= 0")
 
 
 def test_seed_changes_the_validation_draw(tmp_path, capsys):

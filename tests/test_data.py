@@ -70,6 +70,8 @@ def test_explicit_dir_missing_files_does_not_fall_back(clean_env, monkeypatch):
     message = str(caught.value)
     assert "\n" not in message and f"not found in {partial} (--data-dir)" in message
     assert "missing train-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz;" in message
+    assert message.endswith("put the four MNIST .gz files in that folder")
+    assert "or pass --data-dir" not in message  # the user did pass it
 
 
 def test_env_dir_that_does_not_exist(clean_env, monkeypatch):

@@ -115,7 +115,10 @@ def test_toml_key_and_flag_precedence(tmp_path):
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--lr-decay", "-1"], "lr_decay"), (["--lr-decay", "soon"], "invalid float value")],
+    [
+        (["--lr-decay", "-1"], "--lr-decay must be a number >= 0"),
+        (["--lr-decay", "soon"], "invalid float value"),
+    ],
 )
 def test_bad_flag_is_one_line_exit_2(argv, message, tmp_path, capsys):
     out = tmp_path / "run"

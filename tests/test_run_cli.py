@@ -18,10 +18,10 @@ def run_cli(argv, capsys):
 
 BAD_FLAGS = [
     (["--preset", "nope"], "unknown preset 'nope'"),
-    (["--lr", "0"], "learning_rate"),
-    (["--lr", "-0.5"], "learning_rate"),
+    (["--lr", "0"], "--lr must be a number > 0"),
+    (["--lr", "-0.5"], "--lr must be a number > 0"),
     (["--lr", "fast"], "invalid float value"),
-    (["--batch-size", "0"], "batch_size"),
+    (["--batch-size", "0"], "--batch-size must be"),
     (["--epochs", "0"], "epochs"),
     (["--epochs", "2.5"], "invalid int value"),
     (["--hidden", "128,abc"], "--hidden"),
@@ -34,8 +34,8 @@ BAD_FLAGS = [
     (["--mode", "both"], "unknown mode"),
     (["--models", "scratch,torch"], "models must be one or both"),
     (["--seeds", "0"], "seeds"),
-    (["--blas-threads", "-1"], "blas_threads"),
-    (["--val-size", "-1"], "val_size"),
+    (["--blas-threads", "-1"], "--blas-threads must be"),
+    (["--val-size", "-1"], "--val-size must be"),
 ]
 
 

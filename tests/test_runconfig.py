@@ -6,12 +6,12 @@ import tomllib
 
 import pytest
 
-from compare.commands.run import parse_hidden
 from compare.presets import PRESETS, TEXTBOOK_LR, preset_layer
 from compare.runconfig import (
     DEFAULT_LEARNING_RATE,
     RunConfig,
     load_toml,
+    parse_hidden,
     resolve,
     to_toml,
 )
@@ -99,8 +99,8 @@ def test_round_trip_of_defaults_keeps_lr(tmp_path):
 @pytest.mark.parametrize(
     ("layer", "message"),
     [
-        ({"epochs": 0}, "epochs must be an integer >= 1"),
-        ({"batch_size": 2.5}, "batch_size must be an integer"),
+        ({"epochs": 0}, "epochs must be a whole number >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
         ({"seed": -1}, "seed must be"),
         ({"mode": "both"}, "unknown mode"),
         ({"models": []}, "models must be one or both"),

@@ -6,6 +6,7 @@ import argparse
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from compare.commands import bench
 from scratch.config import ModelConfig
@@ -123,9 +124,14 @@ def test_breakdown_loops_each_leave_out_one_part(monkeypatch, capsys):
 def test_bad_repeats_is_a_one_line_error(capsys):
     from compare.cli import main
 
-    assert main(["bench", "--repeats", "0", "--no-keras"]) == 2
+    with pytest.raises(SystemExit) as stopped:  # a usage error, before any data is read
+        main(["bench", "--repeats", "0", "--no-keras"])
+    assert stopped.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err == "mnist-compare: error: --repeats must be at least 1, got 0"
+    assert err == (
+        "mnist-compare: error: --repeats must be a whole number >= 1, got 0 "
+        "(see mnist-compare bench --help)"
+    )
 
 
 def test_interleaved_times_keeps_every_timing_in_turns():

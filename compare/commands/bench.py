@@ -17,7 +17,8 @@ are timed in turns (ideal, scratch, Keras, ideal, ...) so each ratio compares
 runs made under the same background load. NumPy runs with OPENBLAS_NUM_THREADS=1
 unless `--blas-threads` says otherwise (see that option). Ratios printed at the end:
 scratch / ideal (target <= 1.3) and Keras / scratch (targets >= 4 at batch 32,
->= 2.5 at batch 128). `--breakdown` adds where a batch-128 step's time goes beyond
+>= 2.5 at batch 128); `--check` makes a target not met exit code 1 (`compare.bench_targets`).
+`--breakdown` adds where a batch-128 step's time goes beyond
 the GEMMs, measured by leaving out one part of the step at a time.
 `benchmarks/bench_scratch.py` runs the same code.
 """
@@ -34,7 +35,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compare.cli import non_negative_int
+from compare.bench_targets import Outcome, Target, evaluate, exit_code, print_outcomes
+from compare.cli import add_data_dir, non_negative_int, positive_int
 from scratch.config import ModelConfig
 from scratch.network import Network
 
@@ -43,9 +45,12 @@ BENCH_CONFIG = ModelConfig(hidden_sizes=(128,), activation="relu", optimizer="sg
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare bench`."""
-    parser.add_argument("--data-dir", help="folder with the MNIST files (default: auto)")
+    add_data_dir(parser)
     parser.add_argument(
-        "--repeats", type=int, default=None, help="timings per figure, best kept (default 7)"
+        "--repeats",
+        type=positive_int,
+        metavar="N",
+        help="timings per figure, best kept (default 7; 1 with --cnn)",
     )
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras measurements")
     parser.add_argument(
@@ -60,8 +65,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="also show where a batch-128 step's time goes beyond the GEMMs",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit with code 1 when a measured target is not met (without it, bench only "
+        "informs: exit code 0)",
+    )
+    parser.add_argument(
         "--blas-threads",
         type=non_negative_int,
+        metavar="N",
         default=1,
         help="OpenBLAS threads for NumPy (default 1: on a shared 2-core machine more threads "
         "spin against each other and run 2-20x slower); 0 leaves OpenBLAS's default",
@@ -210,12 +222,19 @@ def rerun_with_blas_threads(args: argparse.Namespace) -> int | None:
     wanted = str(args.blas_threads)
     if args.blas_threads <= 0 or os.environ.get("OPENBLAS_NUM_THREADS") == wanted:
         return None
-    argv = [sys.executable, "-m", "compare", "bench", "--repeats", str(args.repeats)]
-    argv += ["--blas-threads", wanted] + (["--no-keras"] if args.no_keras else [])
-    argv += ["--breakdown"] if args.breakdown else []
-    argv += ["--data-dir", args.data_dir] if args.data_dir else []
     env = {**os.environ, "OPENBLAS_NUM_THREADS": wanted}
-    return subprocess.run(argv, env=env, check=False).returncode
+    return subprocess.run(child_argv(args), env=env, check=False).returncode
+
+
+def child_argv(args: argparse.Namespace) -> list[str]:
+    """The same bench (every option) as a child process's command line."""
+    argv = [sys.executable, "-m", "compare", "bench", "--repeats", str(args.repeats)]
+    argv += ["--blas-threads", str(args.blas_threads)]
+    argv += ["--no-keras"] if args.no_keras else []
+    argv += ["--breakdown"] if args.breakdown else []
+    argv += ["--check"] if args.check else []
+    argv += ["--data-dir", args.data_dir] if args.data_dir else []
+    return argv
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,14 +242,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats is None:
         args.repeats = 1 if args.cnn else 7
-    if args.repeats < 1:
-        from compare.cli import CliError
-
-        raise CliError(f"--repeats must be at least 1, got {args.repeats}")
     if args.cnn:
         from compare.bench_cnn import run_cnn
 
-        return run_cnn(args.data_dir, args.repeats, args.blas_threads, not args.no_keras)
+        return run_cnn(
+            args.data_dir, args.repeats, args.blas_threads, not args.no_keras, check=args.check
+        )
     child = rerun_with_blas_threads(args)
     if child is not None:
         return child
@@ -265,31 +282,27 @@ def run(args: argparse.Namespace) -> int:
         "busy, which slows scratch's memory-bound steps (the gather) more than the GEMMs,\n"
         "so scratch / ideal then reads high.\n"
     )
-    print_ratios(rows)
+    outcomes = print_ratios(rows)
     if args.breakdown:
         print_breakdown(splits, repeats)
-    return 0
+    return exit_code(outcomes, args.check)
 
 
-def print_ratios(rows: dict[str, float]) -> None:
-    checks = [
-        ("scratch / ideal, batch 128", "scratch Network.fit, batch 128",
-         "GEMMs only (ideal), batch 128", "<=", 1.3),
-        ("scratch / ideal, batch 32", "scratch Network.fit, batch 32",
-         "GEMMs only (ideal), batch 32", None, None),
-        ("keras / scratch, batch 32", "keras model.fit, batch 32",
-         "scratch Network.fit, batch 32", ">=", 4.0),
-        ("keras / scratch, batch 128", "keras model.fit, batch 128",
-         "scratch Network.fit, batch 128", ">=", 2.5),
-    ]  # fmt: skip
-    print(f"{'ratio':40s} {'value':>9s}  target")
-    for label, top, bottom, sense, target in checks:
-        if top not in rows or bottom not in rows:
-            continue
-        value = rows[top] / rows[bottom]
-        if sense is None:
-            verdict = "(for information)"
-        else:
-            met = value <= target if sense == "<=" else value >= target
-            verdict = f"{sense} {target}  {'met' if met else 'NOT met'}"
-        print(f"{label:40s} {value:9.2f}  {verdict}")
+# The MLP bench's targets: names of `run`'s measurement rows.
+TARGETS = (
+    Target("scratch / ideal, batch 128", "scratch Network.fit, batch 128",
+           "GEMMs only (ideal), batch 128", "<=", 1.3),
+    Target("scratch / ideal, batch 32", "scratch Network.fit, batch 32",
+           "GEMMs only (ideal), batch 32"),
+    Target("keras / scratch, batch 32", "keras model.fit, batch 32",
+           "scratch Network.fit, batch 32", ">=", 4.0),
+    Target("keras / scratch, batch 128", "keras model.fit, batch 128",
+           "scratch Network.fit, batch 128", ">=", 2.5),
+)  # fmt: skip
+
+
+def print_ratios(rows: dict[str, float]) -> list[Outcome]:
+    """The targets' table; returns the outcomes (for `--check`)."""
+    outcomes = evaluate(TARGETS, rows)
+    print_outcomes(outcomes)
+    return outcomes

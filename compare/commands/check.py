@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from compare.cli import non_negative_int, positive_int
-from scratch.config import DTYPES, OPTIMIZERS
+from compare.cli import add_data_dir, non_negative_int, positive_int
+from scratch.config import DTYPES, OPTIMIZERS, ConfigError
 
 
 def _names(kind: str, choices: tuple[str, ...]):
@@ -29,13 +29,13 @@ def _names(kind: str, choices: tuple[str, ...]):
 
 
 def _sizes(text: str) -> tuple[int, ...]:
+    """--hidden as an argparse type: the run's one parser of hidden sizes."""
+    from compare.runconfig import parse_hidden
+
     try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden wants sizes like 128 or 256,128, got {text!r}")
-    return sizes
+        return tuple(parse_hidden(text))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--hidden ")) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,9 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="short version for CI: 200 steps on 6,400 images, 4 gradient cases",
     )
-    parser.add_argument(
-        "--data-dir", help="folder with the MNIST files (default: $MNIST_DATA_DIR or the cache)"
-    )
+    add_data_dir(parser)
     parser.add_argument(
         "--steps",
         type=positive_int,
@@ -69,6 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden",
         type=_sizes,
+        metavar="N,N,...",
         help="hidden layer sizes, e.g. 128 or 256,128 (default 128); with --model, the "
         "sizes [784, *hidden, 10] given to a constructor that takes one argument",
     )

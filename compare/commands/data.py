@@ -14,18 +14,14 @@ import sys
 
 import numpy as np
 
-from compare.cli import non_negative_int
+from compare.cli import add_data_dir, non_negative_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `mnist-compare data`."""
     from compare.data import DEFAULT_VAL_SIZE
 
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with the four MNIST files (default: $MNIST_DATA_DIR, then the cache)",
-    )
+    add_data_dir(parser)
     parser.add_argument(
         "--no-verify",
         action="store_true",
@@ -38,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--val-size",
-        type=int,
+        type=non_negative_int,
         default=DEFAULT_VAL_SIZE,
         metavar="N",
         help=f"validation images carved from the training set (default {DEFAULT_VAL_SIZE})",
@@ -107,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
     from compare.cli import CliError
     from compare.data import load_mnist
 
-    if args.val_size < 0:
-        raise CliError(f"--val-size must be 0 or more, got {args.val_size}")
     data = load_mnist(args.data_dir, verify=not args.no_verify, download=not args.no_download)
     if args.val_size >= len(data.train_labels):
         raise CliError(

@@ -18,8 +18,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compare.cli import add_data_dir
+from compare.data import DEFAULT_VAL_SIZE
 from compare.presets import PRESETS
-from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, SCHEDULES, RunConfig, load_toml, resolve
+from compare.runconfig import (
+    DEFAULT_LEARNING_RATE,
+    MODES,
+    SCHEDULES,
+    RunConfig,
+    load_toml,
+    parse_hidden,
+    resolve,
+)
 from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
 
 if TYPE_CHECKING:
@@ -63,7 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         f"Presets: {', '.join(PRESETS)}. Precedence: defaults < --preset < --config < flags. "
         "Defaults: 784-128-10 relu, sgd, lr 0.1, batch 32, 10 epochs, float32, lockstep, "
-        "both models, seed 0, 5000 validation images."
+        f"both models, seed 0, {DEFAULT_VAL_SIZE} validation images."
     )
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", metavar="N,N,...", help="hidden layer sizes (default 128)")
@@ -130,8 +140,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE.toml", help="a run config (e.g. RUN/config.toml)"
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data-dir", metavar="DIR", help="folder with the four MNIST files")
-    data.add_argument("--val-size", type=int, help="validation images (default 5000)")
+    add_data_dir(data)
+    data.add_argument(
+        "--val-size", type=int, metavar="N", help=f"validation images (default {DEFAULT_VAL_SIZE})"
+    )
     data.add_argument(
         "--limit-train",
         type=int,
@@ -145,16 +157,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     output.add_argument("--quiet", action="store_true", help="no progress bars or table")
     output.add_argument("--no-report", action="store_true", help="do not render the report")
-
-
-def parse_hidden(text: str) -> list[int]:
-    """'256,128' -> [256, 128]; anything else is a one-line ConfigError."""
-    parts = [part.strip() for part in text.split(",")]
-    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise ConfigError(
-            f"--hidden takes positive integers separated by commas, e.g. 256,128; got {text!r}"
-        )
-    return [int(part) for part in parts]
 
 
 def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,7 +186,24 @@ def resolve_args(args: argparse.Namespace) -> RunConfig:
     flags = flag_layer(args)
     preset = flags.get("preset") or file_layer.get("preset")
     layers = [preset_layer(preset)] if preset else []
-    return resolve(*layers, file_layer, flags)
+    try:
+        return resolve(*layers, file_layer, flags)
+    except ConfigError as error:  # a bad value given as a flag: name the flag
+        flag = _flag_of(error.key, flags)
+        if flag is None:
+            raise
+        raise error.renamed(flag) from None
+
+
+def _flag_of(key: str | None, flags: dict[str, Any]) -> str | None:
+    """The flag that set config key `key` ("learning_rate", "data.val_size") in the flag
+    layer `flags`, e.g. "--lr"; None if no flag set it."""
+    for dest, (section, name) in FLAG_KEYS.items():
+        dotted = f"data.{name}" if section == "data" else name
+        given = name in (flags.get(section, {}) if section else flags)
+        if dotted == key and given:
+            return "--" + dest.replace("_", "-")
+    return None
 
 
 def invocation(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from compare.cli import int_at_least
+from scratch.errors import must_be
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
     port = int_at_least(0)(text)
     if port > 65535:
-        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {port}")
+        raise argparse.ArgumentTypeError(f"{must_be('a whole number', 0, 65535)}, got {port}")
     return port
 
 

@@ -10,7 +10,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from compare.cli import positive_int
+from compare.cli import add_data_dir, positive_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--out", metavar="DIR", help="sweep folder (default sweeps/<time>)")
     parser.add_argument("--resume", action="store_true", help="skip complete runs, run the rest")
-    parser.add_argument("--data-dir", metavar="DIR", help="MNIST folder for every run")
+    add_data_dir(parser, "; the same for every run")
     parser.add_argument("--models", metavar="scratch,keras", help="overrides the file's models")
     parser.add_argument("--no-report", action="store_true", help="render no reports")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
