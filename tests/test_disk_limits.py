@@ -296,5 +296,5 @@ def test_a_long_library_message_is_cut_between_sentences_only():
 
 def test_a_range_message_never_offers_infinity(tmp_path, capsys):
     argv = ["run", "--lr", "-1", "--out", str(tmp_path / "run")]
-    err = one_line(capsys, 2, main(argv), "learning_rate must be in (0.0, inf), got -1.0")
-    assert "inf]" not in err
+    err = one_line(capsys, 2, main(argv), "--lr must be a number > 0, got -1.0")
+    assert "inf" not in err
