@@ -105,4 +105,4 @@ def relu_mask_in_pool(layers: list) -> None:
     same numbers (the plain form: `ReLU.backward` on the pool's dX)."""
     for relu, pool in zip(layers[:-1], layers[1:], strict=True):
         if relu.spec == "relu" and pool.spec == "pool2" and is_pool2x2(pool):
-            relu.mask_in_next = pool.relu_before = True
+            relu.pool_after, pool.relu_before = pool, True

@@ -33,6 +33,7 @@ import re
 import numpy as np
 
 from scratch import initializers
+from scratch.conv_speed import is_pool2x2
 from scratch.errors import ConfigError
 
 Array = np.ndarray
@@ -168,15 +169,15 @@ class Dense(Layer):
 class ReLU(Layer):
     """A = max(Z, 0)."""
 
-    mask_in_next = False  # True: the pool after it applies its mask (conv_speed.py)
+    pool_after = None  # a 2x2 pool right after it, which applies its mask (conv_speed.py)
 
     def forward(self, Z: Array) -> Array:
         self.A = np.maximum(Z, self.zeros(Z), out=self.output_array(Z))  # A = max(Z, 0)
         return self.A
 
     def backward(self, dA: Array, need_dX: bool = True) -> Array:
-        if self.mask_in_next:  # speed trick: a 2x2 pool after it did this (conv_speed.py)
-            return dA
+        if self.pool_after is not None and is_pool2x2(self.pool_after):  # speed trick:
+            return dA  # the 2x2 pool after it applied the mask (conv_speed.py)
         return np.multiply(dA, self.A > 0, out=dA)  # dZ = dA where the unit was active, else 0
 
     def zeros(self, Z: Array) -> Array:
