@@ -13,7 +13,8 @@ its backward pass, as in layers.py.
 `cols(X)` ("im2col") lays every kernel-sized window of X out as one row, so the
 convolution becomes one matrix product with the kernel reshaped to a matrix, and
 its backward pass two more. Both copy with a loop over the kernel's offsets
-(9 steps for a 3x3 kernel), never over images or pixels.
+(9 steps for a 3x3 kernel), never over images or pixels. The 2x2 pool's speed
+tricks, and their plain forms, are named in conv_speed.py.
 
 Specs: `conv32x3` (32 filters, 3x3, stride 1, 'valid' padding), `conv32x3s2`
 (stride 2), `conv32x3same` / `conv32x3s2same` ('same' padding, as Keras pads:
