@@ -171,7 +171,7 @@ class MaxPooling2D(Layer):
 
     def __init__(self, pool: int, stride: int | None = None) -> None:
         self.pool, self.stride = pool, stride or pool
-        self.relu_before = False  # True: its backward does the ReLU's before it (conv_speed)
+        self.relu_before = False  # True: it applies the mask of the ReLU before it (conv_speed)
 
     @classmethod
     def from_spec(cls, argument: str) -> MaxPooling2D:

@@ -1,9 +1,11 @@
 """Speed tricks of the image layers (conv.py), each named, its plain form named beside it.
 
 A trick stays only while `mnist-compare bench --cnn` shows it is needed
-(docs/cnn.md, "Speed"). Each gives the same numbers as its plain form, bit for bit,
-ties included: tests/test_scratch_conv_speed.py runs both. A layer whose class has
-`speed_tricks = False` uses the plain forms only.
+(docs/cnn.md, "Speed"). Each gives the same numbers as its plain form, ties included
+(a pixel that gets no gradient may hold -0.0 where the plain pool leaves +0.0), and a
+network's loss, gradients and weights come out the same bit for bit:
+tests/test_scratch_conv_speed.py runs both. A layer whose `speed_tricks` is False
+uses the plain forms only.
 
     trick                      plain form                     what it saves
     pool2x2_forward_fast       MaxPooling2D.forward           3 of 4 strided passes
