@@ -13,7 +13,8 @@ its backward pass, as in layers.py.
 `cols(X)` ("im2col") lays every kernel-sized window of X out as one row, so the
 convolution becomes one matrix product with the kernel reshaped to a matrix, and
 its backward pass two more. Both copy with a loop over the kernel's offsets
-(9 steps for a 3x3 kernel), never over images or pixels.
+(9 steps for a 3x3 kernel), never over images or pixels. The 2x2 pool's speed
+tricks, and their plain forms, are named in conv_speed.py.
 
 Specs: `conv32x3` (32 filters, 3x3, stride 1, 'valid' padding), `conv32x3s2`
 (stride 2), `conv32x3same` / `conv32x3s2same` ('same' padding, as Keras pads:
@@ -30,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from scratch import initializers
+from scratch.conv_speed import is_pool2x2, pool2x2_backward_fast, pool2x2_forward_fast
 from scratch.errors import ConfigError
 from scratch.layers import Array, Layer, Shape, register_layer
 
@@ -105,7 +107,7 @@ class Conv2D(Layer):
         F = self.filters
         dZ_rows = dZ.reshape(-1, F)  # (batch * Ho * Wo, filters)
         np.matmul(self.cols.T, dZ_rows, out=self.dW.reshape(-1, F))  # dW = cols.T @ dZ
-        np.sum(dZ_rows, axis=0, out=self.db)  # db = dZ summed over batch and pixels
+        np.matmul(self.ones(len(dZ_rows), dZ.dtype), dZ_rows, out=self.db)  # db = dZ_rows.sum(0)
         if not need_dX:
             return None
         batch, Ho, Wo, _ = dZ.shape
@@ -169,6 +171,7 @@ class MaxPooling2D(Layer):
 
     def __init__(self, pool: int, stride: int | None = None) -> None:
         self.pool, self.stride = pool, stride or pool
+        self.relu_before = False  # True: it applies the mask of the ReLU before it (conv_speed)
 
     @classmethod
     def from_spec(cls, argument: str) -> MaxPooling2D:
@@ -199,10 +202,14 @@ class MaxPooling2D(Layer):
 
     def forward(self, X: Array) -> Array:
         self.X = X  # (batch, H, W, C)
+        if is_pool2x2(self):  # speed trick: the same numbers (conv_speed.py)
+            self.A = pool2x2_forward_fast(self, X)
+            return self.A
         Ho, Wo, _ = self.output_shape(X.shape[1:])
         A = self.buffer("A", (len(X), Ho, Wo, X.shape[3]), X.dtype)
-        A.fill(-np.inf)
-        for window in self.window_views(X, Ho, Wo):  # A = the max over the window's positions
+        first, *others = self.window_views(X, Ho, Wo)
+        np.copyto(A, first)
+        for window in others:  # A = the max over the window's positions
             np.maximum(A, window, out=A)
         self.A = A
         return A  # (batch, Ho, Wo, C)
@@ -210,6 +217,8 @@ class MaxPooling2D(Layer):
     def backward(self, dA: Array, need_dX: bool = True) -> Array:
         """Each window's gradient goes to the position that holds its max; where several
         hold it, to the first in row-major order, as TensorFlow's MaxPoolGrad does."""
+        if is_pool2x2(self):  # speed trick: the same numbers (conv_speed.py)
+            return pool2x2_backward_fast(self, dA)
         dX = self.buffer("dX", self.X.shape, dA.dtype)
         dX.fill(0)
         Ho, Wo = dA.shape[1:3]

@@ -33,6 +33,7 @@ import re
 import numpy as np
 
 from scratch import initializers
+from scratch.conv_speed import is_pool2x2
 from scratch.errors import ConfigError
 
 Array = np.ndarray
@@ -52,6 +53,7 @@ class Layer:
     param_names: tuple[str, ...] = ()  # e.g. ("W", "b")
     grad_names: tuple[str, ...] = ()  # e.g. ("dW", "db")
     regularized_names: tuple[str, ...] = ()  # the kernels an L2 penalty applies to
+    speed_tricks = True  # False: the plain forms only (tests compare the two)
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """The output shape for an input of `input_shape`; ConfigError if it cannot take it."""
@@ -91,6 +93,11 @@ class Layer:
     def output_array(self, X: Array) -> Array:
         """The kept array an elementwise layer writes its output into (shaped like X)."""
         return self.buffer("output", X.shape, X.dtype)
+
+    def ones(self, rows: int, dtype: np.dtype) -> Array:
+        """Speed trick "batch sum as a product": ones @ dZ is dZ.sum(axis=0) (the plain
+        form), computed by BLAS in one call, about 4x faster for a (128, 128) dZ."""
+        return self.buffer("ones", (rows,), dtype, fill=1)
 
     def buffer(self, name: str, shape: Shape, dtype: np.dtype, fill: float | None = None) -> Array:
         """An array of `shape` kept between calls, made anew (and filled with `fill`,
@@ -158,20 +165,19 @@ class Dense(Layer):
         dX = self.buffer("dX", self.X.shape, dZ.dtype)
         return np.matmul(dZ, self.W.T, out=dX)  # dX = dZ @ W.T   (batch, fan_in)
 
-    def ones(self, batch: int, dtype: np.dtype) -> Array:
-        """Speed trick "batch sum as a product": ones @ dZ is dZ.sum(axis=0) (the plain
-        form), computed by BLAS in one call, about 4x faster for a (128, 128) dZ."""
-        return self.buffer("ones", (batch,), dtype, fill=1)
-
 
 class ReLU(Layer):
     """A = max(Z, 0)."""
+
+    pool_after = None  # a 2x2 pool right after it, which applies its mask (conv_speed.py)
 
     def forward(self, Z: Array) -> Array:
         self.A = np.maximum(Z, self.zeros(Z), out=self.output_array(Z))  # A = max(Z, 0)
         return self.A
 
     def backward(self, dA: Array, need_dX: bool = True) -> Array:
+        if self.pool_after is not None and is_pool2x2(self.pool_after):  # speed trick:
+            return dA  # the 2x2 pool after it applied the mask (conv_speed.py)
         return np.multiply(dA, self.A > 0, out=dA)  # dZ = dA where the unit was active, else 0
 
     def zeros(self, Z: Array) -> Array:

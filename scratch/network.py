@@ -21,6 +21,7 @@ import numpy as np
 
 from scratch.batches import BatchSchedule
 from scratch.config import ConfigError, ModelConfig
+from scratch.conv_speed import relu_mask_in_pool
 from scratch.keras_rounding import keras_cast
 from scratch.layers import Layer, make_layer
 from scratch.losses import OUTPUT_LOSSES, add_l2_gradient, batch_mean, l2_penalty
@@ -48,6 +49,7 @@ class Sequential:
         for layer in self.layers:
             numbers += layer.numbers_per_sample(shape)
             shape = layer.build(shape, self.dtype, config.init, rng)
+        relu_mask_in_pool(self.layers)  # speed trick for `relu,pool2` (conv_speed.py)
         # rows per forward pass in predict/evaluate: a CNN's im2col rows are large
         self.chunk = max(1, min(PREDICT_CHUNK, PREDICT_BYTES // (numbers * self.dtype.itemsize)))
         self.output_loss = OUTPUT_LOSSES[config.loss]()  # softmax + crossentropy, or sigmoid + mse
