@@ -60,11 +60,14 @@ def check_model_values(model: dict[str, Any]) -> None:
     for key in sorted(float_keys(ModelConfig) & set(model)):
         value = model[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"model.{key} must be a number, got {value!r}")
-        if not math.isfinite(value) or abs(value) > largest:
+            raise ConfigError(f"{key} must be a number, got {value!r}", key=key)
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}", key=key)
+        if abs(value) > largest:
             raise ConfigError(
-                f"model.{key} = {value!r} does not fit {dtype} (largest finite value "
-                f"{largest:.3g}); choose a smaller value"
+                f"{key} = {value!r} does not fit {dtype} (largest finite value "
+                f"{largest:.3g}); choose a smaller value",
+                key=key,
             )
 
 

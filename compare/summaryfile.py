@@ -202,6 +202,8 @@ def _parse(path: Path) -> dict[str, Any]:
         summary = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SummaryError(f"{path} is corrupt, not valid JSON ({error})") from None
+    except RecursionError:  # thousands of nested brackets: no summary is like that
+        raise SummaryError(f"{path} is not a run summary (nested too deeply)") from None
     if not isinstance(summary, dict):
         raise SummaryError(f"{path} is not a run summary (expected a JSON object)")
     return summary
@@ -287,8 +289,8 @@ def _model_config_problem(summary: dict[str, Any]) -> str | None:
 
     try:
         check_model_values(model)
-    except ConfigError as error:
-        return f"config.{error}"
+    except ConfigError as error:  # "learning_rate ..." or "model.activation ..."
+        return f"config.{error.renamed('model.' + error.key) if error.key else error}"
     return None
 
 

@@ -298,3 +298,21 @@ def test_a_range_message_never_offers_infinity(tmp_path, capsys):
     argv = ["run", "--lr", "-1", "--out", str(tmp_path / "run")]
     err = one_line(capsys, 2, main(argv), "--lr must be a number > 0, got -1.0")
     assert "inf" not in err
+
+
+def test_an_unreadable_data_file_is_named_as_such_not_as_a_write_failure(
+    mnist_dir, tmp_path, capsys
+):
+    """A data file that cannot be read (here: a link to /proc/self/mem, whose reading
+    fails with EIO even for root) is a one-line data error, never a traceback or
+    "cannot write the run folder"."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for file in mnist_dir.glob("*.gz"):
+        (data / file.name).symlink_to(file)
+    victim = next(data.glob("t10k-labels*"))
+    victim.unlink()
+    victim.symlink_to("/proc/self/mem")
+    argv = ["run", "--data-dir", str(data), *TINY[:-2], "--quiet", "--out", str(tmp_path / "r")]
+    err = one_line(capsys, 2, main(argv), f"{victim}: cannot read (Input/output error)")
+    assert "run folder" not in err and not (tmp_path / "r").exists()

@@ -29,8 +29,10 @@ def one_line(code: int, err: str, message: str) -> None:
     [
         (["--seed", str(2**32)], "every seed must be below 2**32"),
         (["--seed", str(2**32 - 1), "--seeds", "2"], "reaches 4294967296"),
-        (["--lr", "1e308"], "model.learning_rate = 1e+308 does not fit float32"),
-        (["--l2", "1e39"], "does not fit float32"),
+        (["--lr", "1e308"], "--lr = 1e+308 does not fit float32"),
+        (["--l2", "1e39"], "--l2 = 1e+39 does not fit float32"),
+        (["--momentum", "nan"], "--momentum must be a finite number, got nan"),
+        (["--lr", "inf"], "--lr must be a finite number, got inf"),
         (["--lr-decay", "1e300"], "does not fit float32"),
         (["--hidden", "100000,100000"], "pass --force to try anyway"),
         (["--out", ""], "--out is empty"),

@@ -301,11 +301,14 @@ def _seeds_kept(out: Path, status: str, error: OSError) -> Exception:
     (status "failed", or "running" if even that could not be written) are kept, in `out`
     or, with --overwrite, beside the previous run, which comes back."""
     from compare.cli import CliError
-    from compare.runguard import settle_previous
+    from compare.runguard import previous_path, settle_previous
     from compare.writeerrors import reason
 
-    kept = settle_previous(out, keep_new=False, what="failed")
-    where = f"{out}" if kept is None else f"{kept} ({out} holds the previous run again)"
+    try:
+        kept = settle_previous(out, keep_new=False, what=status)
+        where = f"{out}" if kept is None else f"{kept} ({out} holds the previous run again)"
+    except OSError:  # even a rename failed: say where each one is
+        where = f"{out} (the previous run is intact in {previous_path(out)})"
     why = reason(error, read_only_remedy="choose another --out")
     return CliError(f"cannot write the run folder {out}: {why}; the seeds completed before "
                     f"are kept in {where}, summary.json status {status}", exit_code=1)  # fmt: skip
