@@ -65,14 +65,33 @@ def check_writable(folder: Path, what: str, **remedy: str) -> None:
         raise write_error(what, error, 2, **remedy) from None
 
 
-def run_write_error(out: Path, existed: bool, error: OSError) -> Exception:
-    """A full disk (or a folder made read-only) stopped `run`: one line, exit code 1,
-    after `discard_partial_run`."""
+def run_write_error(out: Path, existed: bool, error: OSError, status: str) -> Exception:
+    """A full disk (or a folder made read-only) stopped `run`: one line, exit code 1.
+    `status`: summary.json's. Once a seed completed ("running", or "failed" after the
+    crash was recorded) its files are kept (`keep_completed_seeds`); before that the
+    partial run is removed (`discard_partial_run`)."""
     from compare.cli import CliError
 
-    note = discard_partial_run(out, existed)
     why = reason(error, read_only_remedy="choose another --out")
+    if status in ("running", "failed"):
+        where = keep_completed_seeds(out, status)
+        return CliError(f"cannot write the run folder {out}: {why}; the seeds completed "
+                        f"before are kept in {where}, summary.json status {status}",
+                        exit_code=1)  # fmt: skip
+    note = discard_partial_run(out, existed)
     return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
+
+
+def keep_completed_seeds(out: Path, status: str) -> str:
+    """After a full disk stopped `run` once a seed completed: keep the new run, in `out`
+    or, with --overwrite, beside the previous run, which comes back; where it is."""
+    from compare.runguard import previous_path, settle_previous
+
+    try:
+        kept = settle_previous(out, keep_new=False, what=status)
+    except OSError:  # even a rename failed: say where each one is
+        return f"{out} (the previous run is intact in {previous_path(out)})"
+    return f"{out}" if kept is None else f"{kept} ({out} holds the previous run again)"
 
 
 def discard_partial_run(out: Path, existed: bool) -> str:

@@ -5,7 +5,9 @@ A trick stays only while `mnist-compare bench --cnn` shows it is needed
 (a pixel that gets no gradient may hold -0.0 where the plain pool leaves +0.0), and a
 network's loss, gradients and weights come out the same bit for bit:
 tests/test_scratch_conv_speed.py runs both. A layer whose `speed_tricks` is False
-uses the plain forms only.
+uses the plain forms of the tricks below. (Conv2D's bias gradient is one product with
+a row of ones, as Dense's is, its plain `dZ.sum(axis=0)` in the comment beside it and
+in test_conv_bias_gradient_trick_equals_the_plain_sum; it is not switched.)
 
     trick                      plain form                     what it saves
     pool2x2_forward_fast       MaxPooling2D.forward           3 of 4 strided passes

@@ -26,6 +26,7 @@ import cv2
 import pytest
 
 from compare.cli import main
+from compare.summaryfile import peek_summary
 
 pytestmark = [pytest.mark.mnist]
 
@@ -245,12 +246,17 @@ def test_run_names_a_folder_left_by_sigkill_an_unfinished_run(tiny_run, tmp_path
 
 
 def test_ctrl_c_while_the_report_renders_says_the_run_is_complete(mnist_dir, tmp_path, capsys):
-    """A real SIGINT to this process once summary.json is written (the report follows)."""
+    """A real SIGINT to this process once summary.json says complete (the report follows;
+    a "running" summary is written after each seed, before the run is complete)."""
     out, done = tmp_path / "run", threading.Event()
+
+    def complete() -> bool:
+        summary = peek_summary(out)
+        return summary is not None and summary.get("status") == "complete"
 
     def interrupt_after_the_summary() -> None:
         deadline = time.monotonic() + 120
-        while not (out / "summary.json").exists() and time.monotonic() < deadline:
+        while not complete() and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.3)  # rendering takes seconds; never interrupt pytest itself
         if not done.is_set():

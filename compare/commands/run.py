@@ -265,9 +265,7 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
         # recorded (diverged, interrupted) is kept beside it under a name the message gives.
         status = run_status(out) or "unfinished"
         if is_write_failure(error):
-            if status in ("running", "failed"):  # seeds completed before the disk filled
-                raise _seeds_kept(out, status, error) from None
-            raise run_write_error(out, existed, error) from None
+            raise run_write_error(out, existed, error, status) from None
         if status == "complete" and isinstance(error, KeyboardInterrupt):
             settle_previous(out, keep_new=True)
             raise _complete_but_interrupted(out) from None
@@ -294,24 +292,6 @@ def _run_locked(args: argparse.Namespace, config: RunConfig, out: Path) -> int:
     if not args.quiet:
         print(f"run folder: {out}")
     return 130 if summary["status"] == "interrupted" else 0
-
-
-def _seeds_kept(out: Path, status: str, error: OSError) -> Exception:
-    """A full disk after one or more seeds completed: their files and summary.json
-    (status "failed", or "running" if even that could not be written) are kept, in `out`
-    or, with --overwrite, beside the previous run, which comes back."""
-    from compare.cli import CliError
-    from compare.runguard import previous_path, settle_previous
-    from compare.writeerrors import reason
-
-    try:
-        kept = settle_previous(out, keep_new=False, what=status)
-        where = f"{out}" if kept is None else f"{kept} ({out} holds the previous run again)"
-    except OSError:  # even a rename failed: say where each one is
-        where = f"{out} (the previous run is intact in {previous_path(out)})"
-    why = reason(error, read_only_remedy="choose another --out")
-    return CliError(f"cannot write the run folder {out}: {why}; the seeds completed before "
-                    f"are kept in {where}, summary.json status {status}", exit_code=1)  # fmt: skip
 
 
 def _kept_note(out: Path, status: str, kept: Path) -> str:
