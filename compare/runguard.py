@@ -168,17 +168,11 @@ def stamped(out: Path, what: str) -> Path:
     return candidate
 
 
-def read_summary(folder: Path) -> dict | None:
-    """`folder`'s summary.json as a dict, or None when there is none readable (for a
-    quick look: `predict` and `report` check every field, `compare.summaryfile`)."""
-    from compare.summaryfile import peek_summary
-
-    return peek_summary(folder)
-
-
 def run_status(folder: Path) -> str | None:
     """summary.json's `status` of `folder`, or None when there is none readable."""
-    summary = read_summary(folder)
+    from compare.summaryfile import peek_summary
+
+    summary = peek_summary(folder)
     return None if summary is None else summary.get("status")
 
 

@@ -85,6 +85,7 @@ def execute_sweep(
     errors: dict[str, str] = {}
     write_all(sweep, out, run_states(sweep, runs_dir, errors), info)
     progress.start()
+    finished: list[dict[str, Any]] | None = None  # the runs' states once all have ended
     try:
         for record in _records(tasks, runs_dir, jobs, scheduler, render):
             if record["status"] == "failed":
@@ -106,7 +107,7 @@ def execute_sweep(
     finally:
         progress.stop()
         info["finished_at"] = now()
-        states = run_states(sweep, runs_dir, errors)
+        states = finished if finished is not None else run_states(sweep, runs_dir, errors)
         write_all(sweep, out, states, info)
         _say_outcome(progress, states, info["status"], out)
     return {"status": info["status"], "runs": states}

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from compare import metrics, runfolder
-from compare.runguard import read_summary, run_status
+from compare.runguard import run_status
 from compare.summary import now
+from compare.summaryfile import peek_summary
 from compare.sweepconfig import Sweep
 
 SWEEP_FILE = "sweep.json"  # marks a sweep folder (reports.sweep_render looks for it)
@@ -47,7 +48,7 @@ def run_states(sweep: Sweep, runs_dir: Path, errors: dict[str, str]) -> list[dic
                 "unfinished" if folder.is_dir() else "not started")  # fmt: skip
         error = errors.get(task.folder, "")
         if status == "diverged" and not error:
-            error = (read_summary(folder) or {}).get("error", "")
+            error = (peek_summary(folder) or {}).get("error", "")
         states.append({"cell": task.cell, "seed": task.seed, "folder": task.folder,
                        "status": status, "error": error})  # fmt: skip
     return states
@@ -77,7 +78,7 @@ def sweep_rows(sweep: Sweep, runs_dir: Path, states: list[dict[str, Any]]) -> li
     params = {cell.name: cell.params for cell in sweep.cells}
     rows = []
     for task, state in zip(sweep.runs, states, strict=True):
-        summary = read_summary(runs_dir / task.folder) if state["status"] == "complete" else None
+        summary = peek_summary(runs_dir / task.folder) if state["status"] == "complete" else None
         models = (summary or {}).get("models") or {m: {} for m in task.config.models}
         for model, result in models.items():
             values = [_param_text(params[task.cell].get(key, "")) for key in sweep.keys]

@@ -89,14 +89,15 @@ def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None)
     from compare.runner import execute
     from compare.training import Diverged
 
-    if out.exists() and run_status(out) == "complete":
+    status = run_status(out) if out.exists() else None
+    if status == "complete":
         if trained_as(out, task):
             return {"status": "complete", "skipped": True}
         out.rename(stamped(out, "other-config"))  # e.g. other --models: kept, re-run
     elif out.is_dir() and holds_only_config(out):  # stopped before it measured anything
         shutil.rmtree(out)
     elif out.exists():  # an earlier attempt that failed or was stopped: kept, not deleted
-        out.rename(stamped(out, run_status(out) or "unfinished"))
+        out.rename(stamped(out, status or "unfinished"))
     prepare_out_dir(out, overwrite=False)
     invocation = f"mnist-compare sweep (cell {task.cell}, seed {task.seed})"
     try:
