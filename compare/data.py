@@ -205,6 +205,12 @@ class Splits:
     mean: float  # subtracted after scaling to [0, 1] (0.0 unless standardized)
     std: float  # divided by afterwards (1.0 unless standardized)
 
+    @property
+    def background(self) -> float:
+        """The value a blank (0) pixel has after this preprocessing: 0.0, or -mean/std."""
+        blank = np.zeros((1, 1), np.uint8)
+        return float(flatten_scale(blank, str(self.x_train.dtype), self.mean, self.std)[0, 0])
+
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 

@@ -81,6 +81,7 @@ class Job:
     first: bool  # the model whose initial weights every other one starts from
     save_to: Path | None  # the run folder to save the model in (the first seed only)
     title: str = ""  # before "epoch 1/10" on the bars: "seed 3 " with several seeds
+    shift: int = 0  # data.shift: random shifts of the training images (compare.augment)
 
 
 @dataclass
@@ -156,6 +157,7 @@ def train_models(
     alone = len(tracks) == 1
     result: TrainingResult = train(
         tracks, splits, epochs=job.epochs, batch_size=job.batch_size, seed=job.seed,
+        shift=job.shift,
         lockstep=job.lockstep and not alone, progress=link.progress(tracks), title=job.title,
         checkpoint=checkpoint if job.lockstep and alone else None, stopped=link.stopped,
     )  # fmt: skip

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from compare import models as model_registry
+from compare.augment import MAX_SHIFT
 from compare.configcheck import check_kinds, check_model_values, check_seeds, read_config_text
 from compare.data import DEFAULT_VAL_SIZE
 from scratch.config import DEFAULT_LEARNING_RATE, ConfigError, ModelConfig
@@ -39,6 +40,7 @@ class DataConfig:
     val_size: int = DEFAULT_VAL_SIZE
     limit_train: int | None = None  # None: every training image left after validation
     standardize: bool = False
+    shift: int = 0  # move each training image up to this many pixels (compare.augment)
 
     def __post_init__(self) -> None:
         if self.data_dir is not None and not isinstance(self.data_dir, str):
@@ -48,6 +50,7 @@ class DataConfig:
         _require_int("data.val_size", self.val_size, low=0, high=MAX_VAL_SIZE)
         if self.limit_train is not None:
             _require_int("data.limit_train", self.limit_train, low=1)
+        _require_int("data.shift", self.shift, low=0, high=MAX_SHIFT)
 
 
 @dataclass(frozen=True)

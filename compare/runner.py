@@ -58,7 +58,9 @@ def execute(
         data, val_size=config.data.val_size, seed=config.seed, dtype=config.model.dtype,
         standardize=config.data.standardize, limit_train=config.data.limit_train,
     )  # fmt: skip
-    progress.message(f"data: {splits.sentence()}; writing {out}")
+    shifted = config.data.shift
+    moves = f"; each training batch shifted up to {shifted} pixels" if shifted else ""
+    progress.message(f"data: {splits.sentence()}{moves}; writing {out}")
     base = {"config": config, "out": out, "splits": splits, "started": started}
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))
@@ -129,7 +131,7 @@ def _all_seeds(
     for number, seed in enumerate(config.seed_list):
         title = f"seed {seed} " if config.seeds > 1 else ""
         job = Job(seed, config.epochs, config.batch_size, config.lockstep, True,
-                  out if number == 0 else None, title)  # fmt: skip
+                  out if number == 0 else None, title, config.data.shift)  # fmt: skip
         try:
             result, outcomes = trainer.run_seed(job)
         except (Diverged, WorkerFailed) as error:

@@ -104,6 +104,7 @@ FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("config.data.standardize", "flag", False),
     ("config.data.val_size", "count", False),
     ("config.data.limit_train", "positive?", False),
+    ("config.data.shift", "count", False),
     ("environment", "table", False),
     ("data", "table", True),
     ("data.source", "text", False),

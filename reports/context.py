@@ -110,7 +110,8 @@ def matching(run: RunData, doc: Document) -> None:
                 ", then standardized with the training split's mean and std"
                 if data.get("standardized")
                 else ""
-            ),
+            )
+            + _shift_words(config),
         ],
         ["Numeric type", f"{model.get('dtype', '?')}: the run config's, and the data's"],
     ]
@@ -122,6 +123,19 @@ def matching(run: RunData, doc: Document) -> None:
         )
     )
     doc.add(Table(["What could differ", "In this run"], rows, align_right_from=99))
+
+
+def _shift_words(config: dict[str, Any]) -> str:
+    """The random shifts of the training images, in words ('' without them)."""
+    data = config.get("data", {})
+    shift = data.get("shift", 0) if isinstance(data, dict) else 0
+    if not shift:
+        return ""
+    return (
+        f"; each training image moved by a random -{shift}..{shift} pixels down and across, "
+        "once per batch in the shared pipeline, so every model trained on the same moved "
+        "images (validation and test images are not moved)"
+    )
 
 
 def provenance(run: RunData, doc: Document) -> None:

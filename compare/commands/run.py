@@ -60,6 +60,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "data_dir": ("data", "data_dir"),
     "val_size": ("data", "val_size"),
     "limit_train": ("data", "limit_train"),
+    "shift": ("data", "shift"),
 }
 
 
@@ -151,6 +152,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="train on the first N of the shuffled training split",
     )
     data.add_argument("--standardize", action="store_true", default=None, help="(x-mean)/std")
+    data.add_argument(
+        "--shift",
+        type=int,
+        metavar="N",
+        help="move each training image by a random -N..N pixels down and across, the same "
+        "for every model (default 0: none)",
+    )
     data.add_argument("--no-verify", action="store_true", help="accept any IDX dataset")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="run folder (default runs/<time>-<tag>)")
