@@ -24,6 +24,7 @@ from compare.sweepconfig import RunTask, Sweep
 from compare.sweepprogress import SweepProgress, format_seconds
 from compare.sweepresults import run_states, write_all
 from compare.sweeprun import trained_as
+from compare.writeerrors import is_write_failure, sweep_write_error
 
 # Rough training speed of the 784-128-10 MLP on this 2-core machine, busy (docs/run.md),
 # in samples per second per model, and the fixed cost of one run (start, data, test).
@@ -59,12 +60,12 @@ def execute_sweep(
     resume: bool = False, render: Callable[[Path], None] | None = None, quiet: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Run what is not complete yet; write sweep.json, sweep.csv and cells.csv (also when
-    interrupted: KeyboardInterrupt is raised again after they are written)."""
+    interrupted: KeyboardInterrupt is raised again after they are written). A full disk
+    or a read-only folder, in a run or in these files, stops the sweep: one line, exit
+    code 1 (`sweep_write_error`); complete runs stay, and `--resume` goes on."""
     workers = jobs if scheduler is None else _cluster_threads(scheduler)  # before any write
     workers = min(workers, len(sweep.runs))
     runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    runfolder.write_text(out / "sweep.toml", sweep.text)
     done = {
         t.folder
         for t in sweep.runs
@@ -83,13 +84,18 @@ def execute_sweep(
         f"{estimate}; writing {out}"
     )
     errors: dict[str, str] = {}
-    write_all(sweep, out, run_states(sweep, runs_dir, errors), info)
-    progress.start()
+    failure: OSError | None = None  # a full disk or a read-only folder: the sweep stops
     finished: list[dict[str, Any]] | None = None  # the runs' states once all have ended
     try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        runfolder.write_text(out / "sweep.toml", sweep.text)
+        write_all(sweep, out, run_states(sweep, runs_dir, errors), info)
+        progress.start()
         for record in _records(tasks, runs_dir, jobs, scheduler, render):
             if record["status"] == "failed":
                 errors[record["folder"]] = record["error"]
+            if record.get("write_failure"):
+                raise OSError(*record["write_failure"])
             progress.finished_run(record)
             if record["status"] == "interrupted":
                 raise KeyboardInterrupt
@@ -103,14 +109,33 @@ def execute_sweep(
     except Exception as error:  # a worker process died (killed, out of memory), a lost cluster
         info["status"] = "stopped"
         info["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:500]
-        raise _stopped(info["error"]) from None
+        failure = error if is_write_failure(error) else None
+        if failure is None:
+            raise _stopped(info["error"]) from None
     finally:
         progress.stop()
         info["finished_at"] = now()
         states = finished if finished is not None else run_states(sweep, runs_dir, errors)
-        write_all(sweep, out, states, info)
+        failure = _write_results(sweep, out, states, info) or failure
+        if failure is not None:  # one line, instead of any other outcome
+            complete = sum(state["status"] == "complete" for state in states)
+            raise sweep_write_error(out, failure, complete) from None
         _say_outcome(progress, states, info["status"], out)
     return {"status": info["status"], "runs": states}
+
+
+def _write_results(
+    sweep: Sweep, out: Path, states: list[dict[str, Any]], info: dict[str, Any]
+) -> OSError | None:
+    """`write_all`; a full disk or a read-only folder is returned, not raised (each file is
+    written atomically: the one that failed keeps its previous content)."""
+    try:
+        write_all(sweep, out, states, info)
+    except OSError as error:
+        if not is_write_failure(error):
+            raise
+        return error
+    return None
 
 
 def _records(

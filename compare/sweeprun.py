@@ -6,7 +6,8 @@ folder, call `compare.runner.execute` (the same entry point `mnist-compare run` 
 so the folder has the same files), render its report (with the renderer the CLI
 passes), and return a small record. A
 run that diverges or raises is a record with its error, never an exception: the
-sweep goes on. Only an interruption (Ctrl-C, SIGTERM) propagates.
+sweep goes on. Only an interruption (Ctrl-C, SIGTERM) propagates. A full disk (or a
+folder made read-only) is a record with `write_failure`: the sweep stops there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from compare.runguard import RunLocked, holds_only_config, locked, run_status, stamped
 from compare.sweepconfig import RunTask
 from compare.threads import pin_threads
+from compare.writeerrors import is_write_failure
 
 WORKER_THREADS = 1  # BLAS and TensorFlow threads per worker (docs/sweep.md, "Threads")
 _between_runs_ignores_ctrl_c = False  # set in the sweep's own worker processes
@@ -74,7 +76,12 @@ def _run_one(task: RunTask, runs_dir: str, render: Callable[[Path], None] | None
     out = Path(runs_dir) / task.folder
     try:
         with locked(out):
-            record.update(_run_locked(task, out, render))
+            try:
+                record.update(_run_locked(task, out, render))
+            except OSError as error:
+                if not is_write_failure(error):
+                    raise
+                record.update(_stopped_by_the_disk(out, error))
     except RunLocked:
         record["error"] = f"{out} is being written by another process"
     except Exception as error:  # noqa: BLE001 - any failure is this run's, not the sweep's
@@ -98,6 +105,7 @@ def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None)
         shutil.rmtree(out)
     elif out.exists():  # an earlier attempt that failed or was stopped: kept, not deleted
         out.rename(stamped(out, status or "unfinished"))
+    out.mkdir()  # a full disk here is an OSError (prepare_out_dir words it for `run`)
     prepare_out_dir(out, overwrite=False)
     invocation = f"mnist-compare sweep (cell {task.cell}, seed {task.seed})"
     try:
@@ -107,6 +115,16 @@ def _run_locked(task: RunTask, out: Path, render: Callable[[Path], None] | None)
     if summary["status"] == "complete" and render is not None:
         render(out)
     return {"status": summary["status"]}
+
+
+def _stopped_by_the_disk(out: Path, error: OSError) -> dict[str, Any]:
+    """A full disk (or a folder made read-only) stopped this run: it is settled as `run`
+    settles it (`run_write_error`: the partial files removed, or a completed seed kept),
+    and `write_failure` (errno, the system's words) tells the sweep to stop."""
+    from compare.writeerrors import run_write_error
+
+    settled = run_write_error(out, False, error, run_status(out) or "unfinished")
+    return {"error": str(settled), "write_failure": [error.errno, error.strerror or str(error)]}
 
 
 def trained_as(folder: Path, task: RunTask) -> bool:

@@ -1,6 +1,6 @@
 """One line for a target that cannot be written: a full disk, a quota, a read-only folder.
 
-`run`, `report`, `check --json` and `predict --show` say it the same way: what could not
+`run`, `sweep`, `report`, `check --json` and `predict --show` say it the same way: what could not
 be written, the system's reason, and what to do. Each checks that its folder can be
 written before it starts working (`check_writable`, exit code 2); a disk that fills up
 while it works is exit code 1 (`one_line_write_errors`). Every file is written
@@ -26,17 +26,20 @@ def is_write_failure(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in DISK_FULL | NOT_WRITABLE
 
 
-def reason(error: OSError, read_only_remedy: str = "choose a folder you can write") -> str:
-    """The system's words for `error` and what to do about it."""
+CHOOSE = "choose a folder you can write"
+
+
+def reason(error: OSError, read_only_remedy: str = CHOOSE, retry: str = "try again") -> str:
+    """The system's words for `error` and what to do about it (`retry`: after freeing space)."""
     words = error.strerror or str(error)
     if error.errno in DISK_FULL:
-        return f"{words}; free some space and try again"
+        return f"{words}; free some space and {retry}"
     return f"{words}; {read_only_remedy}"
 
 
 def write_error(what: str, error: OSError, exit_code: int = 1, **remedy: str) -> Exception:
     """The one-line `CliError` for `what` (e.g. "the report into RUN") and `error`;
-    `read_only_remedy` replaces "choose a folder you can write"."""
+    `read_only_remedy` replaces "choose a folder you can write", `retry` "try again"."""
     from compare.cli import CliError
 
     return CliError(f"cannot write {what}: {reason(error, **remedy)}", exit_code)
@@ -80,6 +83,19 @@ def run_write_error(out: Path, existed: bool, error: OSError, status: str) -> Ex
                         exit_code=1)  # fmt: skip
     note = discard_partial_run(out, existed)
     return CliError(f"cannot write the run folder {out}: {why} ({note})", exit_code=1)
+
+
+def sweep_write_error(out: Path, error: OSError, complete: int) -> Exception:
+    """A full disk (or a folder made read-only) stopped `sweep`: one line, exit code 1.
+    The `complete` runs are kept and `--resume` reuses them; the run the disk stopped
+    was settled by `run_write_error` in its worker (`compare.sweeprun`)."""
+    from compare.cli import CliError
+
+    resume = f"go on with: mnist-compare sweep {out / 'sweep.toml'} --out {out} --resume"
+    why = reason(error, read_only_remedy=f"make it writable and {resume}", retry=resume)
+    runs = "run is" if complete == 1 else "runs are"
+    return CliError(f"cannot write the sweep folder {out}: {why} (its {complete} complete "
+                    f"{runs} kept)", exit_code=1)  # fmt: skip
 
 
 def keep_completed_seeds(out: Path, status: str) -> str:

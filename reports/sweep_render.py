@@ -1,11 +1,16 @@
 """The report of a sweep folder (`mnist-compare report SWEEP_DIR`): report.md, report.html
 and figures/*.png, from sweep.json, sweep.csv and cells.csv alone (the statistics were
-computed by the sweep, compare/sweepresults.py; nothing is recomputed here)."""
+computed by the sweep, compare/sweepresults.py; nothing is recomputed here).
+
+Written as the run report is (`reports.writing`): built in memory first, so an unreadable
+sweep.json leaves the old report whole (`ReportError`); a damaged or cut sweep.csv or
+cells.csv is named in place, and the figures the old report drew from cells.csv stay."""
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +18,39 @@ import pandas as pd
 
 from reports import sweep_figures
 from reports.document import Document, Heading, Paragraph, Table, fmt, pct
-from reports.html import render_html
 from reports.loader import ReportError
-from reports.markdown import render_markdown
 from reports.stats import SIGNIFICANCE, format_p
+from reports.writing import add_sections, write_report
 
 SWEEP_FILE = "sweep.json"
+RESUME = "mnist-compare sweep SWEEP_DIR/sweep.toml --out SWEEP_DIR --resume"
+REBUILD = f"Rebuild them from the run folders with `{RESUME}`."
+# The columns the report needs, as compare/sweepresults.py writes them; the first
+# `KEY_COLUMNS` are never empty in a whole file.
+CELLS_COLUMNS = (
+    "kind", "cell", "model", "runs", "complete", "accuracy_mean", "accuracy_sd",
+    "accuracy_ci_low", "accuracy_ci_high", "p_value", "p_holm", "speed_ratio_median",
+)  # fmt: skip
+RUNS_COLUMNS = ("cell", "seed", "run", "status", "model", "test_accuracy")
+KEY_COLUMNS = 4
+FIGURES = ("accuracy_by_", "speed_ratio")  # the sweep report's figures, all from cells.csv
 
 
 def is_sweep_folder(folder: Path) -> bool:
     return (Path(folder) / SWEEP_FILE).is_file()
 
 
+def is_sweep_figure(name: str) -> bool:
+    return name.startswith(FIGURES)
+
+
 @dataclass
 class SweepData:
     folder: Path
     info: dict[str, Any]
-    runs: pd.DataFrame  # sweep.csv
-    cells: pd.DataFrame  # cells.csv
+    runs: pd.DataFrame | None = None  # sweep.csv
+    cells: pd.DataFrame | None = None  # cells.csv
+    unreadable: dict[str, str] = field(default_factory=dict)  # damaged file -> why
 
     @property
     def keys(self) -> list[str]:
@@ -38,23 +58,66 @@ class SweepData:
 
 
 def load_sweep(folder: Path) -> SweepData:
+    """sweep.json (required: `ReportError` if it cannot be read), sweep.csv and cells.csv
+    (a damaged one is noted in `unreadable`)."""
     try:
         info = json.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
-        runs = pd.read_csv(folder / "sweep.csv", dtype={"cell": str})
-        cells = pd.read_csv(folder / "cells.csv", dtype={"cell": str})
     except (OSError, ValueError) as error:
-        raise ReportError(f"{folder} is not a readable sweep folder: {error}") from None
-    return SweepData(folder, info, runs, cells)
+        raise ReportError(
+            f"{folder / SWEEP_FILE} cannot be read ({error}); rebuild it from "
+            f"the run folders: {RESUME.replace('SWEEP_DIR', str(folder))}"
+        ) from None
+    if not isinstance(info, dict) or not isinstance(info.get("runs"), list):
+        raise ReportError(f"{folder / SWEEP_FILE} is not a sweep's file (no list of runs); "
+                          f"rebuild it: {RESUME.replace('SWEEP_DIR', str(folder))}")  # fmt: skip
+    sweep = SweepData(folder, info)
+    for name, columns, attribute in (("sweep.csv", RUNS_COLUMNS, "runs"),
+                                     ("cells.csv", CELLS_COLUMNS, "cells")):  # fmt: skip
+        try:
+            setattr(sweep, attribute, read_results(folder / name, columns))
+        except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors
+            sweep.unreadable[name] = f"{type(error).__name__}: {error}"
+    return sweep
 
 
-def build_document(sweep: SweepData) -> Document:
-    doc = Document(f"MNIST sweep — {sweep.folder.resolve().name}")
-    _overview(sweep, doc)
-    _accuracy(sweep, doc)
-    _differences(sweep, doc)
-    _speed(sweep, doc)
-    _runs(sweep, doc)
-    return doc
+def read_results(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV the sweep wrote; ValueError when it was cut short (its last line unended, a
+    column or a row's key missing) or edited out of shape."""
+    content = path.read_bytes()
+    if not content.endswith(b"\n"):
+        raise ValueError("its last line is not ended (cut short?)")
+    frame = pd.read_csv(io.BytesIO(content), dtype={"cell": str})
+    missing = [column for column in columns if column not in frame]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)} (cut short or edited?)")
+    if frame[list(columns[:KEY_COLUMNS])].isna().any(axis=None):
+        raise ValueError(f"a row without {' or '.join(columns[:KEY_COLUMNS])} (cut short?)")
+    return frame
+
+
+SECTIONS_FROM_CELLS = {"accuracy", "differences", "speed"}
+
+
+def build_document(sweep: SweepData) -> tuple[Document, bool]:
+    """The report, and whether a section that reads cells.csv could not be drawn."""
+    doc = Document(f"MNIST sweep — {sweep.folder.resolve().name}",
+                   unreadable=list(sweep.unreadable))  # fmt: skip
+    for name, why in sweep.unreadable.items():
+        doc.add(Paragraph(f"**Unreadable file** (its sections say so): {name}: {why}. Was it "
+                          f"edited or cut short? {REBUILD}", kind="warning"))  # fmt: skip
+    failed = add_sections(doc, (_overview, _accuracy, _differences, _speed, _runs), sweep, REBUILD)
+    return doc, bool(SECTIONS_FROM_CELLS & set(failed))
+
+
+def _from_cells(sweep: SweepData, doc: Document, kind: str) -> pd.DataFrame | None:
+    """cells.csv's rows of `kind`, or None and a warning in place when it is damaged."""
+    if sweep.cells is None:
+        why = sweep.unreadable.get("cells.csv", "missing")
+        doc.add(Paragraph(f"**This section is not drawn**: cells.csv ({why}) could not be read. "
+                          f"{REBUILD} Figures the previous report drew from it stay in figures/.",
+                          kind="warning"))  # fmt: skip
+        return None
+    return sweep.cells[sweep.cells["kind"] == kind]
 
 
 def _overview(sweep: SweepData, doc: Document) -> None:
@@ -77,8 +140,10 @@ def _overview(sweep: SweepData, doc: Document) -> None:
 
 
 def _accuracy(sweep: SweepData, doc: Document) -> None:
-    models = sweep.cells[sweep.cells["kind"] == "model"]
     doc.add(Heading("Accuracy per cell", anchor="accuracy"))
+    models = _from_cells(sweep, doc, "model")
+    if models is None:
+        return
     if models.empty:
         doc.add(Paragraph("No run completed: nothing to show.", kind="warning"))
         return
@@ -93,8 +158,10 @@ def _accuracy(sweep: SweepData, doc: Document) -> None:
 
 
 def _differences(sweep: SweepData, doc: Document) -> None:
-    pairs = sweep.cells[sweep.cells["kind"] == "pair"]
     doc.add(Heading("Where the models differ", anchor="differences"))
+    pairs = _from_cells(sweep, doc, "pair")
+    if pairs is None:
+        return
     if pairs.empty:
         doc.add(Paragraph("One model per run: no paired comparison."))
         return
@@ -131,6 +198,8 @@ def _differences(sweep: SweepData, doc: Document) -> None:
 
 
 def _speed(sweep: SweepData, doc: Document) -> None:
+    if sweep.cells is None:  # named in place by the sections above
+        return
     pairs = sweep.cells[sweep.cells["kind"] == "pair"]
     figure = sweep_figures.speed_ratio(pairs) if not pairs.empty else None
     if figure is None:
@@ -176,18 +245,9 @@ def _p(value: Any) -> str:
     return "—" if pd.isna(number) else format_p(float(number))
 
 
-def render_sweep_report(folder: Path, write: Any) -> dict[str, Path]:
-    """Write the sweep's report with `write(path, bytes)` (atomic); returns the paths."""
+def render_sweep_report(folder: Path) -> dict[str, Path]:
+    """Render the sweep folder (`reports.writing.write_report`); returns the paths."""
     folder = Path(folder)
-    doc = build_document(load_sweep(folder))
-    figure_dir = folder / "figures"
-    figure_dir.mkdir(exist_ok=True)
-    written: dict[str, Path] = {}
-    for figure in doc.figures:
-        written[figure.name] = figure_dir / f"{figure.name}.png"
-        write(written[figure.name], figure.png)
-    written["markdown"] = folder / "report.md"
-    write(written["markdown"], render_markdown(doc).encode("utf-8"))
-    written["html"] = folder / "report.html"
-    write(written["html"], render_html(doc).encode("utf-8"))
-    return written
+    doc, cells_damaged = build_document(load_sweep(folder))
+    damaged = cells_damaged or "cells.csv" in doc.unreadable
+    return write_report(folder, doc, ours=is_sweep_figure, kept=FIGURES if damaged else ())

@@ -4,7 +4,11 @@ repository. If neither holds MNIST, real-data tests FAIL: they never skip."""
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,61 @@ def scratch_only_run(mnist_dir, tmp_path_factory) -> Path:
     argv += ["--val-size", "1000", "--epochs", "1", "--standardize"]
     assert main([*argv, "--out", str(out), "--quiet"]) == 0
     return out
+
+
+# --- a full disk and a read-only folder (tests/test_disk_limits.py, test_sweep_disk.py) ---
+
+DEV_FULL = Path("/dev/full")
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """`full_disk(folder, name="", skip=0)`: from now on, every file opened for writing
+    inside `folder` (whose name contains `name`; after the first `skip` such files) is
+    created, empty, and the handle returned is /dev/full's: each write fails with ENOSPC."""
+    if not DEV_FULL.exists():
+        pytest.skip("no /dev/full on this machine")
+    real_open = builtins.open
+
+    def install(folder: Path, name: str = "", skip: int = 0) -> None:
+        folder = folder.resolve()
+        passed = [0]
+
+        def open_on_full_disk(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+            if isinstance(file, str | os.PathLike) and ("w" in mode or "x" in mode):
+                path = Path(file).resolve()
+                if folder in path.parents and name in path.name and passed[0] >= skip:
+                    real_open(file, mode).close()  # the file is made; its content is refused
+                    return real_open(DEV_FULL, mode.replace("x", "w"), *args, **kwargs)
+                if folder in path.parents and name in path.name:
+                    passed[0] += 1
+            return real_open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", open_on_full_disk)
+        monkeypatch.setattr(io, "open", open_on_full_disk)  # pathlib opens through io.open
+
+    return install
+
+
+@pytest.fixture
+def read_only():
+    """`read_only(folder)`: make `folder` refuse new files for real, until the test ends."""
+    made: list[Path] = []
+
+    def install(folder: Path) -> None:
+        folder.chmod(0o555)
+        made.append(folder)
+        if os.geteuid() == 0 and shutil.which("chattr"):  # root ignores the mode bits
+            subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+        try:
+            (folder / ".probe").write_bytes(b"")
+        except OSError:
+            return
+        (folder / ".probe").unlink()
+        pytest.skip("root ignores permissions here and chattr +i is unavailable")
+
+    yield install
+    for folder in made:
+        if shutil.which("chattr"):
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=False)
+        folder.chmod(0o755)

@@ -2,22 +2,20 @@
 `report`, `check --json` and `predict --show`; they leave no partial file, and an old
 run, report or figure stays as it was (docs/run.md, "What is never lost").
 
-The full disk is one fake, `full_disk`: a file opened for writing in the given folder is
-opened on /dev/full instead, so the kernel itself answers every write with ENOSPC, as a
-full disk does (creating the empty temp file still works, as on a real full disk). The
-read-only folder is real: chmod 555, plus `chattr +i` when the tests run as root (root
-ignores permission bits; an immutable folder refuses root too).
+The full disk is one fake, `full_disk` (tests/conftest.py, shared with the sweep's
+tests): a file opened for writing in the given folder is opened on /dev/full instead, so
+the kernel itself answers every write with ENOSPC, as a full disk does (creating the
+empty temp file still works, as on a real full disk). The read-only folder is real
+(`read_only`): chmod 555, plus `chattr +i` when the tests run as root (root ignores
+permission bits; an immutable folder refuses root too).
 """
 
 from __future__ import annotations
 
-import builtins
-import io
 import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -31,7 +29,6 @@ from compare.summaryfile import peek_summary
 pytestmark = [pytest.mark.mnist]
 
 TINY = ["--models", "scratch", "--limit-train", "1000", "--val-size", "500", "--epochs", "1"]
-DEV_FULL = Path("/dev/full")
 
 
 @pytest.fixture(scope="module")
@@ -41,59 +38,6 @@ def tiny_run(mnist_dir, tmp_path_factory) -> Path:
     argv = ["run", "--data-dir", str(mnist_dir), *TINY, "--quiet", "--no-report"]
     assert main([*argv, "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture
-def full_disk(monkeypatch):
-    """`full_disk(folder, name="", skip=0)`: from now on, every file opened for writing
-    inside `folder` (whose name contains `name`; after the first `skip` such files) is
-    created, empty, and the handle returned is /dev/full's: each write fails with ENOSPC."""
-    if not DEV_FULL.exists():
-        pytest.skip("no /dev/full on this machine")
-    real_open = builtins.open
-
-    def install(folder: Path, name: str = "", skip: int = 0) -> None:
-        folder = folder.resolve()
-        passed = [0]
-
-        def open_on_full_disk(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
-            if isinstance(file, str | os.PathLike) and ("w" in mode or "x" in mode):
-                path = Path(file).resolve()
-                if folder in path.parents and name in path.name and passed[0] >= skip:
-                    real_open(file, mode).close()  # the file is made; its content is refused
-                    return real_open(DEV_FULL, mode.replace("x", "w"), *args, **kwargs)
-                if folder in path.parents and name in path.name:
-                    passed[0] += 1
-            return real_open(file, mode, *args, **kwargs)
-
-        monkeypatch.setattr(builtins, "open", open_on_full_disk)
-        monkeypatch.setattr(io, "open", open_on_full_disk)  # pathlib opens through io.open
-
-    return install
-
-
-@pytest.fixture
-def read_only():
-    """`read_only(folder)`: make `folder` refuse new files for real, until the test ends."""
-    made: list[Path] = []
-
-    def install(folder: Path) -> None:
-        folder.chmod(0o555)
-        made.append(folder)
-        if os.geteuid() == 0 and shutil.which("chattr"):  # root ignores the mode bits
-            subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
-        try:
-            (folder / ".probe").write_bytes(b"")
-        except OSError:
-            return
-        (folder / ".probe").unlink()
-        pytest.skip("root ignores permissions here and chattr +i is unavailable")
-
-    yield install
-    for folder in made:
-        if shutil.which("chattr"):
-            subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=False)
-        folder.chmod(0o755)
 
 
 def one_line(capsys, code: int, returned: int, says: str) -> str:

@@ -195,7 +195,7 @@ def sections(markdown: str) -> list[str]:
 
 @pytest.mark.mnist
 def test_metrics_cut_in_its_header_says_so_in_place_and_keeps_old_figures(run_copy):
-    from reports.render import rendering_id
+    from reports.writing import rendering_id
 
     before = report_files(run_copy)
     old_sections = sections((run_copy / "report.md").read_text())

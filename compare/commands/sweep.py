@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file, overrides)
     out = _out_folder(args)
     _check_folder(out, sweep.text, resume=args.resume)
+    _check_writable(out)
     if not args.scheduler:  # on a cluster the data is the workers' (docs/sweep.md)
         _check_data(sweep)
     try:
@@ -79,9 +80,18 @@ def render_run_report(out: Path) -> None:
 
 
 def _render(out: Path, quiet: bool) -> None:
+    """The sweep report; a full disk or a read-only folder is one line, exit code 1 (the
+    sweep's results are written: `report` renders it later)."""
+    from compare.writeerrors import one_line_write_errors
     from reports import render_report
 
-    written = render_report(out)
+    later = f"render it with: mnist-compare report {out}"
+    with one_line_write_errors(
+        f"the sweep report into {out} (the sweep's results are saved)",
+        read_only_remedy=f"make it writable and {later}",
+        retry=later,
+    ):
+        written = render_report(out)
     if not quiet:
         print(f"sweep report: {written['html']}")
 
@@ -100,6 +110,17 @@ def _check_data(sweep) -> None:
 
     for data_dir in dict.fromkeys(task.config.data.data_dir for task in sweep.runs):
         locate_mnist(data_dir)  # DataError: one line, exit 2 (DownloadError: 1)
+
+
+def _check_writable(out: Path) -> None:
+    """A sweep folder (or its runs/) that cannot be written is one line, exit code 2, before
+    any work (a new folder's parent: `runguard.locked`)."""
+    from compare.writeerrors import check_writable
+
+    for folder in (out, out / "runs"):
+        if folder.is_dir():
+            check_writable(folder, f"the sweep folder {out}",
+                           read_only_remedy="make it writable or choose another --out")  # fmt: skip
 
 
 def _check_folder(out: Path, text: str, *, resume: bool) -> None:
