@@ -10,6 +10,7 @@ of its folder (`compare.runguard.locked`), so two sweeps cannot write the same o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -74,6 +75,7 @@ def execute_sweep(
         and trained_as(runs_dir / t.folder, t)
     }
     tasks = [t for t in sweep.runs if t.folder not in done]
+    before = {t.folder: _identity(runs_dir / t.folder) for t in tasks}  # earlier attempts
     info = {"status": "running", "started_at": now(), "jobs": jobs, "scheduler": scheduler}
     progress = SweepProgress(len(tasks), workers, quiet)
     estimate = format_seconds(estimate_seconds(sweep, tasks, workers))
@@ -115,6 +117,8 @@ def execute_sweep(
     finally:
         progress.stop()
         info["finished_at"] = now()
+        if failure is not None:
+            _discard_stopped_runs(runs_dir, before)
         states = finished if finished is not None else run_states(sweep, runs_dir, errors)
         failure = _write_results(sweep, out, states, info) or failure
         if failure is not None:  # one line, instead of any other outcome
@@ -136,6 +140,30 @@ def _write_results(
             raise
         return error
     return None
+
+
+def _identity(folder: Path) -> int | None:
+    try:
+        return folder.stat().st_ino
+    except OSError:
+        return None
+
+
+def _discard_stopped_runs(runs_dir: Path, before: dict[str, int | None]) -> None:
+    """After a full disk stopped the sweep: each run it had started that was stopped with
+    it before any result (a folder without summary.json, made by this sweep: not one of an
+    earlier attempt) is removed, as `run` removes its partial run (it holds the space);
+    a run still being written elsewhere (a Dask worker) is left to finish."""
+    from compare.cli import CliError
+    from compare.runguard import RunLocked, locked
+    from compare.writeerrors import discard_partial_run
+
+    for name, identity in before.items():
+        folder = runs_dir / name
+        if _identity(folder) in (None, identity) or (folder / "summary.json").exists():
+            continue
+        with contextlib.suppress(RunLocked, CliError, OSError), locked(folder):
+            discard_partial_run(folder, existed=False)
 
 
 def _records(

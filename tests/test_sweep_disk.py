@@ -177,3 +177,24 @@ def test_an_unreadable_sweep_json_leaves_the_old_report_whole(damage, sweep_copy
     err = one_line(capsys, 2, main(["report", str(sweep_copy)]), "sweep.json")
     assert f"mnist-compare sweep {sweep_copy}/sweep.toml --out {sweep_copy} --resume" in err
     assert report_files(sweep_copy) == before
+
+
+def test_after_a_full_disk_the_runs_stopped_with_the_sweep_are_removed(tmp_path):
+    """With workers, the sweep's stop kills the runs in flight: those it started, still
+    without summary.json, are removed (they hold the space); an earlier attempt's folder,
+    a run with a summary, and a run another process still writes, stay."""
+    from compare.runguard import locked
+    from compare.sweep import _discard_stopped_runs, _identity
+
+    runs = tmp_path / "runs"
+    earlier, summary, busy, stopped = (runs / name for name in ("a", "b", "c", "d"))
+    earlier.mkdir(parents=True)
+    before = {name: _identity(runs / name) for name in ("a", "b", "c", "d")}
+    for folder in (summary, busy, stopped):
+        folder.mkdir()
+        (folder / "config.toml").write_text("seed = 0\n")
+    (summary / "summary.json").write_text("{}")
+    (runs / ".d.lock").write_bytes(b"")  # left by the killed worker
+    with locked(busy):
+        _discard_stopped_runs(runs, before)
+    assert sorted(p.name for p in runs.iterdir()) == ["a", "b", "c"]
