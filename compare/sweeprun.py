@@ -123,8 +123,12 @@ def _stopped_by_the_disk(out: Path, error: OSError) -> dict[str, Any]:
     and `write_failure` (errno, the system's words) tells the sweep to stop."""
     from compare.writeerrors import run_write_error
 
-    settled = run_write_error(out, False, error, run_status(out) or "unfinished")
-    return {"error": str(settled), "write_failure": [error.errno, error.strerror or str(error)]}
+    failure = [error.errno, error.strerror or str(error)]
+    status = run_status(out) or "unfinished"
+    if status == "complete":  # its results are all written: nothing to settle
+        return {"status": "complete", "write_failure": failure}
+    settled = run_write_error(out, False, error, status)
+    return {"error": str(settled), "write_failure": failure}
 
 
 def trained_as(folder: Path, task: RunTask) -> bool:
