@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from compare import runfolder
+from compare.augment import NO_DISTORTIONS, Distortions
 from compare.data import Splits
 from compare.environment import peak_rss_mb, tf_versions
 from compare.models import Model, ModelFactory, resolve_factory, spec
@@ -81,7 +82,7 @@ class Job:
     first: bool  # the model whose initial weights every other one starts from
     save_to: Path | None  # the run folder to save the model in (the first seed only)
     title: str = ""  # before "epoch 1/10" on the bars: "seed 3 " with several seeds
-    shift: int = 0  # data.shift: random shifts of the training images (compare.augment)
+    distortions: Distortions = NO_DISTORTIONS  # of the training images (compare.augment)
 
 
 @dataclass
@@ -157,7 +158,7 @@ def train_models(
     alone = len(tracks) == 1
     result: TrainingResult = train(
         tracks, splits, epochs=job.epochs, batch_size=job.batch_size, seed=job.seed,
-        shift=job.shift,
+        distortions=job.distortions,
         lockstep=job.lockstep and not alone, progress=link.progress(tracks), title=job.title,
         checkpoint=checkpoint if job.lockstep and alone else None, stopped=link.stopped,
     )  # fmt: skip

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from compare import models as model_registry
-from compare.augment import MAX_SHIFT
+from compare.augment import MAX_ROTATE, MAX_SHIFT, MAX_ZOOM, Distortions
 from compare.configcheck import check_kinds, check_model_values, check_seeds, read_config_text
 from compare.data import DEFAULT_VAL_SIZE
-from scratch.config import DEFAULT_LEARNING_RATE, ConfigError, ModelConfig
+from scratch.config import DEFAULT_LEARNING_RATE, ConfigError, ModelConfig, require_number
 from scratch.errors import must_be
 
 MODES = ("lockstep", "independent")
@@ -40,7 +40,11 @@ class DataConfig:
     val_size: int = DEFAULT_VAL_SIZE
     limit_train: int | None = None  # None: every training image left after validation
     standardize: bool = False
-    shift: int = 0  # move each training image up to this many pixels (compare.augment)
+    # random distortions of each training image (compare.augment): up to `shift` pixels
+    # down and across, `rotate` degrees, and a scale factor from 1 - zoom to 1 + zoom
+    shift: float = 0.0
+    rotate: float = 0.0
+    zoom: float = 0.0
 
     def __post_init__(self) -> None:
         if self.data_dir is not None and not isinstance(self.data_dir, str):
@@ -50,7 +54,13 @@ class DataConfig:
         _require_int("data.val_size", self.val_size, low=0, high=MAX_VAL_SIZE)
         if self.limit_train is not None:
             _require_int("data.limit_train", self.limit_train, low=1)
-        _require_int("data.shift", self.shift, low=0, high=MAX_SHIFT)
+        require_number("data.shift", self.shift, low=0.0, high=MAX_SHIFT)
+        require_number("data.rotate", self.rotate, low=0.0, high=MAX_ROTATE)
+        require_number("data.zoom", self.zoom, low=0.0, high=MAX_ZOOM)
+
+    @property
+    def distortions(self) -> Distortions:
+        return Distortions(self.shift, self.rotate, self.zoom)
 
 
 @dataclass(frozen=True)

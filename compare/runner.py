@@ -58,8 +58,8 @@ def execute(
         data, val_size=config.data.val_size, seed=config.seed, dtype=config.model.dtype,
         standardize=config.data.standardize, limit_train=config.data.limit_train,
     )  # fmt: skip
-    shifted = config.data.shift
-    moves = f"; each training batch shifted up to {shifted} pixels" if shifted else ""
+    distortions = config.data.distortions
+    moves = f"; each training image {distortions.describe()} at random" if distortions else ""
     progress.message(f"data: {splits.sentence()}{moves}; writing {out}")
     base = {"config": config, "out": out, "splits": splits, "started": started}
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
@@ -131,7 +131,7 @@ def _all_seeds(
     for number, seed in enumerate(config.seed_list):
         title = f"seed {seed} " if config.seeds > 1 else ""
         job = Job(seed, config.epochs, config.batch_size, config.lockstep, True,
-                  out if number == 0 else None, title, config.data.shift)  # fmt: skip
+                  out if number == 0 else None, title, config.data.distortions)  # fmt: skip
         try:
             result, outcomes = trainer.run_seed(job)
         except (Diverged, WorkerFailed) as error:

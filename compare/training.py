@@ -1,9 +1,9 @@
 """The training loop: every model, the same batches, timed separately.
 
 Per epoch, for each index array of `BatchSchedule(n_train, batch_size, seed).epoch(e)`,
-every model gets `x_train[idx], y_train[idx]` in one `train_step`. With `shift` > 0 the
-images are first moved at random (`compare.augment`), once, and every model gets the
-same moved array. Only the `train_step` call is inside the timer
+every model gets `x_train[idx], y_train[idx]` in one `train_step`. With `distortions` the
+images are first moved, turned and scaled at random (`compare.augment`), once, and every
+model gets the same distorted array. Only the `train_step` call is inside the timer
 (`time.perf_counter`), so a model's seconds are its own optimizer steps and nothing else.
 
 Training loss and accuracy of an epoch are defined as Keras's `History` defines them,
@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compare.augment import Shifts
+from compare.augment import NO_DISTORTIONS, Distortions
 from compare.batches import BatchSchedule
 from compare.data import Splits
 from compare.metrics import model_pairs, weight_difference
@@ -192,14 +192,14 @@ def train(
     seed: int,
     lockstep: bool,
     progress: Progress,
-    shift: int = 0,
+    distortions: Distortions = NO_DISTORTIONS,
     title: str = "",
     checkpoint: Callable[[int, int], bool] | None = None,
     stopped: Callable[[], bool] = lambda: False,
 ) -> TrainingResult:
     """Train every model for `epochs` on identical batches; see the module docstring."""
     schedule = BatchSchedule(len(splits.y_train), batch_size, seed)
-    shifts = Shifts(shift, seed, splits.background)
+    background = splits.background  # a blank pixel, for what distortions bring in
     diffs: list[WeightDiff] = []
     result = TrainingResult(tracks, diffs, "complete", 0)
     names = tuple(tracks)
@@ -214,7 +214,7 @@ def train(
                     track.reset_epoch()
                 for batch, idx in enumerate(schedule.epoch(epoch - 1), start=1):
                     x, y = splits.x_train[idx], splits.y_train[idx]
-                    x = shifts.batch(x, epoch - 1, batch - 1)  # x itself when shift is 0
+                    x = distortions.batch(x, seed, epoch - 1, batch - 1, background)
                     result.steps += 1
                     for track in tracks.values():
                         _guarded_step(track, x, y, (epoch, batch, result.steps))

@@ -3,8 +3,10 @@ and where the run came from (data, config, environment, command to reproduce).""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
+from compare.augment import Distortions
 from reports.document import Code, Document, Heading, Paragraph, Table, fmt
 from reports.loader import RunData
 from reports.teaching import teaching_pairs
@@ -111,7 +113,7 @@ def matching(run: RunData, doc: Document) -> None:
                 if data.get("standardized")
                 else ""
             )
-            + _shift_words(config),
+            + _distortion_words(config),
         ],
         ["Numeric type", f"{model.get('dtype', '?')}: the run config's, and the data's"],
     ]
@@ -125,16 +127,17 @@ def matching(run: RunData, doc: Document) -> None:
     doc.add(Table(["What could differ", "In this run"], rows, align_right_from=99))
 
 
-def _shift_words(config: dict[str, Any]) -> str:
-    """The random shifts of the training images, in words ('' without them)."""
+def _distortion_words(config: dict[str, Any]) -> str:
+    """The random distortions of the training images, in words ('' without them)."""
     data = config.get("data", {})
-    shift = data.get("shift", 0) if isinstance(data, dict) else 0
-    if not shift:
+    data = data if isinstance(data, dict) else {}
+    distortions = Distortions(**{f.name: data.get(f.name, 0.0) for f in fields(Distortions)})
+    if not distortions:
         return ""
     return (
-        f"; each training image moved by a random -{shift}..{shift} pixels down and across, "
-        "once per batch in the shared pipeline, so every model trained on the same moved "
-        "images (validation and test images are not moved)"
+        f"; each training image {distortions.describe()} at random, once per batch in the "
+        "shared pipeline, so every model trained on the same distorted images (validation "
+        "and test images are not distorted)"
     )
 
 

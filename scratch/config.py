@@ -127,18 +127,18 @@ class ModelConfig:
         _require_choice("init", self.init, INITIALIZERS)
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
         _require_choice("dtype", self.dtype, DTYPES)
-        _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
-        _require_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        require_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         if self.optimizer in ("momentum", "nesterov") and self.momentum == 0:
             raise ConfigError(
                 f"optimizer {self.optimizer!r} needs momentum > 0 (with 0 it is plain SGD: "
                 "use optimizer 'sgd')"
             )
-        _require_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
-        _require_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
-        _require_number("epsilon", self.epsilon, low=0.0, low_open=True)
-        _require_number("l2", self.l2, low=0.0)
-        _require_number("lr_decay", self.lr_decay, low=0.0)
+        require_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
+        require_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
+        require_number("epsilon", self.epsilon, low=0.0, low_open=True)
+        require_number("l2", self.l2, low=0.0)
+        require_number("lr_decay", self.lr_decay, low=0.0)
 
     @property
     def layer_specs(self) -> tuple[str, ...]:
@@ -261,7 +261,7 @@ def _require_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
 
 
-def _require_number(
+def require_number(
     name: str,
     value: Any,
     *,

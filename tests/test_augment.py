@@ -1,124 +1,180 @@
-"""Random shifts of the training images (compare.augment, `run --shift N`).
+"""Random distortions of the training images (compare.augment; run --shift/--rotate/--zoom).
 
-Unit tests on tiny synthetic images check the one-gather shift against the shift
-written pixel by pixel, and the draws' determinism and range. A real-MNIST run
-checks that both models, each in its own worker process, got the same shifted
-batches: in float64 their weights stay equal to rounding, as without shifts.
+Unit tests on tiny synthetic images check the vectorised distortion against the
+same one written pixel by pixel with scalar math, and the draws' determinism and
+ranges. A real-MNIST run checks that both models, each in its own worker process,
+got the same distorted batches: in float64 their weights stay equal to rounding, as
+without distortions.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
 
-from compare.augment import MAX_SHIFT, SIDE, Shifts, shift_images
+from compare.augment import CENTRE, MAX_SHIFT, SIDE, Distortions, distort_images
 from compare.cli import main
 from compare.data import flatten_scale
 from compare.runconfig import resolve
 from scratch.config import ConfigError
 
 
-def shift_by_loops(image: np.ndarray, dy: int, dx: int, background: float) -> np.ndarray:
-    """The definition: pixel (r, c) of the result is pixel (r - dy, c - dx) of `image`."""
-    out = np.full((SIDE, SIDE), background, dtype=image.dtype)
+def distort_by_loops(image, angle, scale, dy, dx, background):
+    """The definition, one pixel at a time: output pixel (r, c) reads the image at
+    centre + R(-angle) ((r, c) - centre - (dy, dx)) / scale, bilinearly."""
+
+    def pixel(i: int, j: int) -> float:
+        return image[i, j] if 0 <= i < SIDE and 0 <= j < SIDE else background
+
+    out = np.empty((SIDE, SIDE))
+    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
     for r in range(SIDE):
         for c in range(SIDE):
-            if 0 <= r - dy < SIDE and 0 <= c - dx < SIDE:
-                out[r, c] = image[r - dy, c - dx]
+            y, x = r - CENTRE - dy, c - CENTRE - dx
+            source_r, source_c = CENTRE + cos * y + sin * x, CENTRE - sin * y + cos * x
+            top, left = math.floor(source_r), math.floor(source_c)
+            down, right = source_r - top, source_c - left
+            out[r, c] = (
+                pixel(top, left) * (1 - down) * (1 - right)
+                + pixel(top + 1, left) * down * (1 - right)
+                + pixel(top, left + 1) * (1 - down) * right
+                + pixel(top + 1, left + 1) * down * right
+            )
     return out
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_shift_images_equals_the_pixel_by_pixel_shift(dtype):
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+def test_distort_images_equals_the_pixel_by_pixel_definition(dtype, tolerance):
     rng = np.random.default_rng(0)
-    x = rng.random((7, SIDE * SIDE)).astype(dtype)  # (7, 784)
-    offsets = np.array([[0, 0], [1, 0], [0, -1], [-2, 2], [3, -3], [-1, -1], [2, 1]])
-    got = shift_images(x, offsets, background=-0.5)
+    x = rng.random((6, SIDE * SIDE)).astype(dtype)  # (6, 784)
+    angles = np.array([0.0, 0.3, -0.5, np.pi / 2, 1.0, -0.1])
+    scales = np.array([1.0, 0.9, 1.2, 1.0, 2.0, 0.5])
+    offsets = np.array([[0.0, 0.0], [1.5, -0.25], [-2.0, 3.0], [0.0, 0.0], [4.0, 1.0], [-7, 20]])
+    got = distort_images(x, angles, scales, offsets, background=-0.5)
     assert got.dtype == x.dtype and got.shape == x.shape
-    for image, (dy, dx), moved in zip(x, offsets, got, strict=True):
-        want = shift_by_loops(image.reshape(SIDE, SIDE), dy, dx, -0.5)
-        np.testing.assert_array_equal(moved.reshape(SIDE, SIDE), want)
+    for i, image in enumerate(x.reshape(-1, SIDE, SIDE)):
+        want = distort_by_loops(image, angles[i], scales[i], *offsets[i], -0.5)
+        np.testing.assert_allclose(got[i].reshape(SIDE, SIDE), want, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_whole_pixel_move_is_an_exact_shift(dtype):
+    x = np.random.default_rng(1).random((5, SIDE * SIDE)).astype(dtype)
+    offsets = np.array([[0, 0], [1, 0], [0, -1], [-2, 2], [3, -3]], dtype=float)
+    got = distort_images(x, np.zeros(5), np.ones(5), offsets, background=-0.5)
+    images = x.reshape(-1, SIDE, SIDE)
+    for image, (dy, dx), moved in zip(images, offsets.astype(int), got, strict=True):
+        want = np.full((SIDE, SIDE), -0.5, dtype=dtype)
+        rows, cols = slice(max(dy, 0), SIDE + min(dy, 0)), slice(max(dx, 0), SIDE + min(dx, 0))
+        want[rows, cols] = image[max(-dy, 0) : SIDE - max(dy, 0), max(-dx, 0) : SIDE - max(dx, 0)]
+        np.testing.assert_array_equal(moved.reshape(SIDE, SIDE), want)  # bit for bit
+
+
+def test_a_quarter_turn_is_numpys_rot90():
+    x = np.random.default_rng(2).random((1, SIDE * SIDE))
+    turned = distort_images(x, np.array([np.pi / 2]), np.ones(1), np.zeros((1, 2)))
+    want = np.rot90(x.reshape(SIDE, SIDE), k=1)  # counter-clockwise, as a positive angle
+    np.testing.assert_allclose(turned.reshape(SIDE, SIDE), want, atol=1e-12)
 
 
 def test_a_batch_is_the_same_for_the_same_seed_epoch_and_batch_and_differs_otherwise():
-    x = np.random.default_rng(1).random((64, SIDE * SIDE))
+    x = np.random.default_rng(3).random((64, SIDE * SIDE))
     before = x.copy()
-    shifts = Shifts(max_shift=2, seed=5)
-    first = shifts.batch(x, epoch=3, batch=7)
-    np.testing.assert_array_equal(first, Shifts(2, 5).batch(x, 3, 7))
+    distortions = Distortions(shift=2, rotate=10, zoom=0.1)
+    first = distortions.batch(x, seed=5, epoch=3, batch=7)
+    np.testing.assert_array_equal(first, Distortions(2, 10, 0.1).batch(x, 5, 3, 7))
     np.testing.assert_array_equal(x, before)  # the input is not changed
-    for other in (Shifts(2, 6).batch(x, 3, 7), shifts.batch(x, 4, 7), shifts.batch(x, 3, 8)):
-        assert not np.array_equal(first, other)
+    for other in ((6, 3, 7), (5, 4, 7), (5, 3, 8)):
+        assert not np.array_equal(first, distortions.batch(x, *other))
 
 
-def test_offsets_cover_every_move_up_to_max_shift_and_no_more():
-    """A single lit pixel in the middle of each image shows where each image went."""
-    x = np.zeros((2000, SIDE * SIDE))
-    x[:, 14 * SIDE + 14] = 1.0
-    moved = Shifts(max_shift=2, seed=0).batch(x, 0, 0)
-    rows, cols = np.divmod(moved.argmax(axis=1), SIDE)
-    assert (moved.sum(axis=1) == 1.0).all()  # nothing lost, nothing added
-    moves = set(zip((rows - 14).tolist(), (cols - 14).tolist(), strict=True))
-    assert moves == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+def test_the_draws_stay_within_their_ranges_and_fill_them():
+    """One lit pixel at the centre of each image: where it went is each image's move."""
+    x = np.zeros((4000, SIDE * SIDE))
+    x[:, 14 * SIDE + 14] = 1.0  # pixel (14, 14): 0.5 below and right of the centre
+    moved = Distortions(shift=3).batch(x, 0, 0, 0).reshape(-1, SIDE, SIDE)
+    grid = np.arange(SIDE)
+    mass = moved.sum(axis=(1, 2))
+    np.testing.assert_allclose(mass, 1.0)  # bilinear moves keep the pixel's whole value
+    rows = (moved.sum(axis=2) * grid).sum(axis=1) - 14  # (4000,) the move down
+    cols = (moved.sum(axis=1) * grid).sum(axis=1) - 14  # the move across
+    for move in (rows, cols):
+        assert move.min() >= -3 - 1e-9 and move.max() <= 3 + 1e-9
+        assert move.min() < -2.9 and move.max() > 2.9 and abs(move.mean()) < 0.1
 
 
-def test_shift_zero_hands_back_the_batch_itself():
+def test_no_distortion_hands_back_the_batch_itself():
     x = np.ones((3, SIDE * SIDE), np.float32)
-    assert Shifts(0, 0).batch(x, 0, 0) is x
+    assert Distortions().batch(x, 0, 0, 0) is x
+    assert not Distortions() and Distortions(zoom=0.1)
 
 
-def test_pixels_moved_in_are_the_preprocessed_blank_pixel():
-    """Standardized data: an empty pixel is (0 - mean) / std, computed as the data was."""
-    images = np.zeros((4, SIDE, SIDE), np.uint8)
-    images[:, 10:18, 10:18] = 255
+def test_pixels_brought_in_are_the_preprocessed_blank_pixel():
+    """Standardized data: a blank pixel is (0 - mean) / std, computed as the data was."""
+    images = np.zeros((50, SIDE, SIDE), np.uint8)
+    images[:, 12:16, 12:16] = 255
     mean, std = 0.1307, 0.3081
-    x = flatten_scale(images, "float32", mean, std)  # (4, 784)
+    x = flatten_scale(images, "float32", mean, std)  # (50, 784)
     blank = float(flatten_scale(np.zeros((1, 1), np.uint8), "float32", mean, std)[0, 0])
-    moved = Shifts(MAX_SHIFT, seed=2, background=blank).batch(x, 0, 0)
-    assert set(np.unique(moved)) <= set(np.unique(x))  # only values the images already had
+    moved = Distortions(shift=2, rotate=45, zoom=0.5).batch(x, 2, 0, 0, blank)
+    corners = moved.reshape(-1, SIDE, SIDE)[:, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (corners == np.float32(blank)).all()  # far from the digit: exactly blank
+    assert moved.min() >= x.min() - 1e-6 and moved.max() <= x.max() + 1e-6  # blends only
 
 
-@pytest.mark.parametrize("bad", [-1, MAX_SHIFT + 1, 1.5, True, "2"])
-def test_a_bad_shift_is_refused_with_its_range(bad):
-    with pytest.raises(ConfigError, match=rf"data.shift must be a whole number .*{MAX_SHIFT}"):
-        resolve({"data": {"shift": bad}})
+def test_describe_says_what_is_drawn():
+    assert Distortions(2, 10, 0.1).describe() == (
+        "moved up to 2 pixels down and across, turned up to 10 degrees and scaled by 0.9 to 1.1"
+    )
+    assert Distortions(shift=1.5).describe() == "moved up to 1.5 pixels down and across"
 
 
-@pytest.mark.parametrize("bad", ["-1", "15", "two"])
-def test_a_bad_shift_flag_is_one_line_naming_the_flag(bad, capsys, tmp_path):
+@pytest.mark.parametrize(
+    "key, bad", [("shift", -1), ("shift", MAX_SHIFT + 1), ("rotate", 181), ("zoom", 0.6),
+                 ("zoom", "0.1"), ("rotate", True), ("shift", float("nan"))],
+)  # fmt: skip
+def test_a_bad_amount_is_refused_with_its_range(key, bad):
+    with pytest.raises(ConfigError, match=rf"data.{key} must be a"):
+        resolve({"data": {key: bad}})
+
+
+@pytest.mark.parametrize("argv", [["--shift", "-1"], ["--rotate", "200"], ["--zoom", "two"]])
+def test_a_bad_flag_is_one_line_naming_the_flag(argv, capsys, tmp_path):
     try:  # a value that is no number is argparse's own one-line error
-        code = main(["run", "--shift", bad, "--out", str(tmp_path / "run"), "--quiet"])
+        code = main(["run", *argv, "--out", str(tmp_path / "run"), "--quiet"])
     except SystemExit as stop:
         code = stop.code
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "--shift" in err and len(err.splitlines()) == 1, err
+    assert code == 2 and argv[0] in err and len(err.splitlines()) == 1, err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
 
 
 @pytest.mark.mnist
 @pytest.mark.slow
 @pytest.mark.keras
-def test_shifted_batches_keep_two_worker_processes_in_lockstep(mnist_dir, tmp_path):
-    def run(shift: int) -> tuple[list[dict], dict]:
-        out = tmp_path / f"shift{shift}"
-        argv = ["run", "--data-dir", str(mnist_dir), "--limit-train", "1000"]
-        argv += ["--val-size", "500", "--epochs", "2", "--batch-size", "50", "--dtype"]
-        argv += ["float64", "--shift", str(shift), "--out", str(out), "--quiet", "--no-report"]
-        assert main(argv) == 0
+def test_distorted_batches_keep_two_worker_processes_in_lockstep(mnist_dir, tmp_path):
+    def run(*distort: str) -> tuple[list[dict], dict]:
+        out = tmp_path / ("distorted" if distort else "plain")
+        argv = ["run", "--data-dir", str(mnist_dir), "--limit-train", "1000", "--val-size"]
+        argv += ["500", "--epochs", "2", "--batch-size", "50", "--dtype", "float64", *distort]
+        assert main([*argv, "--out", str(out), "--quiet", "--no-report"]) == 0
         with (out / "lockstep.csv").open(newline="") as handle:
             diffs = list(csv.DictReader(handle))
         return diffs, json.loads((out / "summary.json").read_text())
 
-    diffs, summary = run(2)
-    assert summary["config"]["data"]["shift"] == 2
+    diffs, summary = run("--shift", "2", "--rotate", "10", "--zoom", "0.1")
+    data = summary["config"]["data"]
+    assert (data["shift"], data["rotate"], data["zoom"]) == (2.0, 10.0, 0.1)
     assert max(float(row["max_abs_weight_diff"]) for row in diffs) <= 1e-10  # same batches
     assert summary["agreement"]["prediction_agreement"] == 1.0
-    assert "shift = 2" in (tmp_path / "shift2" / "config.toml").read_text()
-    assert main(["report", str(tmp_path / "shift2")]) == 0
-    assert "moved by a random -2..2 pixels" in (tmp_path / "shift2" / "report.md").read_text()
-    _, plain = run(0)
+    assert "shift = 2.0" in (tmp_path / "distorted" / "config.toml").read_text()
+    assert main(["report", str(tmp_path / "distorted")]) == 0
+    words = "moved up to 2 pixels down and across, turned up to 10 degrees and scaled by 0.9"
+    assert words in (tmp_path / "distorted" / "report.md").read_text()
+    _, plain = run()
     losses = [s["models"]["scratch"]["test_loss"] for s in (summary, plain)]
-    assert losses[0] != losses[1]  # the shifts changed what the models learned
+    assert losses[0] != losses[1]  # the distortions changed what the models learned

@@ -61,6 +61,8 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "val_size": ("data", "val_size"),
     "limit_train": ("data", "limit_train"),
     "shift": ("data", "shift"),
+    "rotate": ("data", "rotate"),
+    "zoom": ("data", "zoom"),
 }
 
 
@@ -152,13 +154,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="train on the first N of the shuffled training split",
     )
     data.add_argument("--standardize", action="store_true", default=None, help="(x-mean)/std")
-    data.add_argument(
-        "--shift",
-        type=int,
-        metavar="N",
-        help="move each training image by a random -N..N pixels down and across, the same "
-        "for every model (default 0: none)",
-    )
+    each = "each training image at random, the same for every model (default 0: none)"
+    for flag, metavar, what in (
+        ("--shift", "PIXELS", "move up to PIXELS down and across"),
+        ("--rotate", "DEGREES", "turn up to DEGREES"),
+        ("--zoom", "FRACTION", "scale by 1-FRACTION to 1+FRACTION"),
+    ):
+        data.add_argument(flag, type=float, metavar=metavar, help=f"{what}: {each}")
     data.add_argument("--no-verify", action="store_true", help="accept any IDX dataset")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="run folder (default runs/<time>-<tag>)")
