@@ -14,7 +14,8 @@ import pytest
 
 from compare.batches import BatchSchedule
 from compare.cli import main
-from compare.commands.run import configure, resolve_args
+from compare.commands.run import configure
+from compare.runflags import resolve_args
 from scratch.config import ConfigError, ModelConfig
 from scratch.keras_rounding import keras_decayed_learning_rate
 from scratch.optimizers import make_optimizer

@@ -2,9 +2,9 @@
 its Keras twin) side by side, then render the run folder's report.
 
 Settings come from four layers, later ones winning: built-in defaults < `--preset`
-< `--config FILE.toml` < flags. Everything is validated, and the output folder
-checked, before any data is loaded or any model trained; bad input is one line on
-stderr and exit code 2. A diverged run (`compare.training.Diverged`) is one line and
+< `--config FILE.toml` < flags (`compare.runflags`). Everything is validated, and the
+output folder checked, before any data is loaded or any model trained; bad input is
+one line on stderr and exit code 2. A diverged run (`compare.training.Diverged`) is one line and
 exit code 1. This command layer is where compare meets `reports`: compare's core never
 imports it. See docs/run.md.
 """
@@ -16,54 +16,17 @@ import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from compare.cli import add_data_dir
 from compare.data import DEFAULT_VAL_SIZE
 from compare.presets import PRESETS
-from compare.runconfig import (
-    DEFAULT_LEARNING_RATE,
-    MODES,
-    SCHEDULES,
-    RunConfig,
-    load_toml,
-    parse_hidden,
-    resolve,
-)
-from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS, ConfigError
+from compare.runconfig import DEFAULT_LEARNING_RATE, MODES, SCHEDULES, RunConfig
+from compare.runflags import resolve_args
+from scratch.config import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS
 
 if TYPE_CHECKING:
     from compare.progress import Progress
-
-# flag dest -> (section, key) in the run config; section "" is the top level.
-FLAG_KEYS: dict[str, tuple[str, str]] = {
-    "hidden": ("model", "hidden_sizes"),
-    "layers": ("model", "layers"),
-    "activation": ("model", "activation"),
-    "loss": ("model", "loss"),
-    "init": ("model", "init"),
-    "optimizer": ("model", "optimizer"),
-    "lr": ("model", "learning_rate"),
-    "lr_decay": ("model", "lr_decay"),
-    "momentum": ("model", "momentum"),
-    "l2": ("model", "l2"),
-    "dtype": ("model", "dtype"),
-    "batch_size": ("", "batch_size"),
-    "epochs": ("", "epochs"),
-    "seed": ("", "seed"),
-    "seeds": ("", "seeds"),
-    "mode": ("", "mode"),
-    "models": ("", "models"),
-    "preset": ("", "preset"),
-    "blas_threads": ("", "blas_threads"),
-    "schedule": ("", "schedule"),
-    "data_dir": ("data", "data_dir"),
-    "val_size": ("data", "val_size"),
-    "limit_train": ("data", "limit_train"),
-    "shift": ("data", "shift"),
-    "rotate": ("data", "rotate"),
-    "zoom": ("data", "zoom"),
-}
 
 
 def _choices(values: tuple[str, ...]) -> str:
@@ -167,53 +130,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     output.add_argument("--quiet", action="store_true", help="no progress bars or table")
     output.add_argument("--no-report", action="store_true", help="do not render the report")
-
-
-def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
-    """The override layer of the flags actually given."""
-    layer: dict[str, Any] = {"model": {}, "data": {}}
-    for dest, (section, key) in FLAG_KEYS.items():
-        value = getattr(args, dest, None)
-        if value is None:
-            continue
-        if dest == "hidden":
-            value = parse_hidden(value)
-        if dest == "layers":
-            value = [spec.strip() for spec in value.split(",")]
-        (layer[section] if section else layer)[key] = value
-    if args.no_verify:
-        layer["data"]["verify"] = False
-    if args.standardize:
-        layer["data"]["standardize"] = True
-    return layer
-
-
-def resolve_args(args: argparse.Namespace) -> RunConfig:
-    """defaults < preset (flag, else the config file's `preset`) < config file < flags."""
-    from compare.presets import preset_layer
-
-    file_layer = load_toml(args.config) if args.config else {}
-    flags = flag_layer(args)
-    preset = flags.get("preset") or file_layer.get("preset")
-    layers = [preset_layer(preset)] if preset else []
-    try:
-        return resolve(*layers, file_layer, flags)
-    except ConfigError as error:  # a bad value given as a flag: name the flag
-        flag = _flag_of(error.key, flags)
-        if flag is None:
-            raise
-        raise error.renamed(flag) from None
-
-
-def _flag_of(key: str | None, flags: dict[str, Any]) -> str | None:
-    """The flag that set config key `key` ("learning_rate", "data.val_size") in the flag
-    layer `flags`, e.g. "--lr"; None if no flag set it."""
-    for dest, (section, name) in FLAG_KEYS.items():
-        dotted = f"data.{name}" if section == "data" else name
-        given = name in (flags.get(section, {}) if section else flags)
-        if dotted == key and given:
-            return "--" + dest.replace("_", "-")
-    return None
 
 
 def invocation(args: argparse.Namespace) -> str:
