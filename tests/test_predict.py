@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from compare.cli import main
-from compare.predict import figure_paths, load_run, predict_images
+from compare.predict import load_run, predict_images
+from compare.predictfigure import figure_paths
 
 FORMATS = (".jpg", ".png")
 

@@ -41,7 +41,7 @@ def _check_show(show: str | None, images: list[str], overwrite: bool) -> list[Pa
     is known, no figure is an input image, and an existing file is replaced only when it
     is a figure this tool wrote (or with --overwrite)."""
     from compare.cli import CliError
-    from compare.predict import figure_paths, is_our_figure
+    from compare.predictfigure import figure_paths, is_our_figure
 
     if show is None:
         return None
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 def _save_figures(results: list, paths: list[Path]) -> None:
     """One figure per recognised image; a full disk stops at the first figure it refuses
     (one line, exit code 1; that figure's temp file is removed, an older one kept)."""
-    from compare.predict import save_figure
+    from compare.predictfigure import save_figure
     from compare.writeerrors import one_line_write_errors
 
     for result, path in zip(results, paths, strict=True):
