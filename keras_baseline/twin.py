@@ -27,29 +27,25 @@ from scratch.config import ModelConfig
 from scratch.layers import make_layer
 from scratch.network import check_labels
 
+PREDICT_BATCH = 10_000  # rows per forward call of `predict_proba`
+EVALUATE_BATCH = 32  # `model.evaluate`'s batch size (Keras's default): its loss is per batch
+
 
 class KerasTwin:
     """The Keras twin of the scratch network: same config, same interface."""
 
     def __init__(
-        self,
-        config: ModelConfig,
-        seed: int = 0,
-        *,
-        jit_compile: bool = False,
-        model: keras.Model | None = None,
+        self, config: ModelConfig, seed: int = 0, *, model: keras.Model | None = None
     ) -> None:
         self.config = config
         self.seed = seed
-        self.jit_compile = jit_compile
         self.model = model if model is not None else build_keras_model(config, seed)
         self._dtype = tf.as_dtype(config.dtype)
         self.last_batch_correct = 0  # right predictions in the last train_step's forward pass
         x_spec = tf.TensorSpec((None, *config.input_shape), self._dtype)
         y_spec = tf.TensorSpec((None,), tf.int64)
-        compile_options = {"jit_compile": jit_compile, "reduce_retracing": True}
         self._train_fn = tf.function(
-            self._train, input_signature=[x_spec, y_spec], **compile_options
+            self._train, input_signature=[x_spec, y_spec], jit_compile=False, reduce_retracing=True
         )
         self._grad_fn = tf.function(self._gradients, input_signature=[x_spec, y_spec])
         self._forward_fn = tf.function(self._forward, input_signature=[x_spec])
@@ -111,11 +107,12 @@ class KerasTwin:
         loss, gradients = self._grad_fn(self._x(x), self._y(y, len(x)))
         return float(loss), [g.numpy() for g in gradients]
 
-    def predict_proba(self, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Output activations (n, 10) in the config's dtype."""
         X = self._x(x)
         parts = [
-            self._forward_fn(X[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)
+            self._forward_fn(X[i : i + PREDICT_BATCH]).numpy()
+            for i in range(0, len(x), PREDICT_BATCH)
         ]
         if not parts:
             return np.zeros((0, self.config.output_size), dtype=self.config.dtype)
@@ -125,7 +122,7 @@ class KerasTwin:
         """Predicted digits (n,) int64."""
         return self.predict_proba(x).argmax(axis=1).astype(np.int64)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32) -> tuple[float, float]:
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(loss, accuracy) over the whole set: the loss exactly as `model.evaluate` reports it
         (mean of per-batch losses incl. L2, weighted by batch size, tracked in the model's
         dtype); the accuracy exactly, from `predict`. Run under `floatx(dtype)` because
@@ -134,7 +131,7 @@ class KerasTwin:
         labels = check_labels(y, len(X), self.config.output_size)
         Y = np.eye(self.config.output_size, dtype=self.config.dtype)[labels]
         with floatx(self.config.dtype):
-            logs = self.model.evaluate(X, Y, batch_size=batch_size, verbose=0, return_dict=True)
+            logs = self.model.evaluate(X, Y, batch_size=EVALUATE_BATCH, verbose=0, return_dict=True)
         accuracy = float(np.mean(self.predict(X) == labels))
         return float(logs["loss"]), accuracy
 
@@ -182,10 +179,10 @@ class KerasTwin:
         return save_model_atomic(self.model, path)
 
     @classmethod
-    def load(cls, path: str | Path, *, jit_compile: bool = False) -> KerasTwin:
+    def load(cls, path: str | Path) -> KerasTwin:
         """Load a `.keras` file written by `save` (safe_mode=True); one-line error if bad."""
         model = load_twin_model(path)
-        return cls(config_from_model(model), model=model, jit_compile=jit_compile)
+        return cls(config_from_model(model), model=model)
 
 
 def _preactivation(layer: keras.layers.Layer, A: tf.Tensor) -> tf.Tensor:
