@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -41,29 +40,25 @@ class WorkerSpec:
     """How to build one model: picklable, so it crosses to a spawned process.
 
     `factory` is the registry's ("module:Class" or a module-level callable) or the one
-    `execute(factories=...)` gave. `backend` names the Keras backend of this process
-    (KERAS_BACKEND is read once per process, when Keras is first imported): room for
-    training the twin on JAX or PyTorch later; None keeps Keras's default."""
+    `execute(factories=...)` gave."""
 
     name: str
     config: ModelConfig
     factory: ModelFactory | str
     files: tuple[str, str]  # the saved model and its NumPy weights: the registry's names
-    backend: str | None = None
-    threads: int = 1  # BLAS and TensorFlow intra-/inter-op threads of the worker (0: defaults)
+    threads: int  # BLAS and TensorFlow intra-/inter-op threads of the worker (0: defaults)
 
     @classmethod
-    def of(cls, name: str, config: ModelConfig, factory: ModelFactory | None = None,
-           **options: Any) -> WorkerSpec:  # fmt: skip
+    def of(
+        cls, name: str, config: ModelConfig, factory: ModelFactory | None, threads: int
+    ) -> WorkerSpec:
         """The registered model `name` (a spawned worker does not see `register` calls made
         in the coordinator, so everything it needs travels in the spec)."""
         model = spec(name)
         files = (model.file_name, model.weights_file_name)
-        return cls(name, config, factory or model.factory, files, **options)
+        return cls(name, config, factory or model.factory, files, threads)
 
     def build(self, seed: int) -> Model:
-        if self.backend:
-            os.environ["KERAS_BACKEND"] = self.backend
         factory = resolve_factory(self.factory) if isinstance(self.factory, str) else self.factory
         return factory(self.config, seed=seed)
 

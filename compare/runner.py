@@ -89,7 +89,7 @@ def _trainer(
     so does every model where no process can be started."""
     factories = factories or {}
     specs = [
-        WorkerSpec.of(name, config.model, factories.get(name), threads=config.blas_threads)
+        WorkerSpec.of(name, config.model, factories.get(name), config.blas_threads)
         for name in config.models
     ]
     threads = config.blas_threads or None
