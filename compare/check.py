@@ -55,7 +55,6 @@ class CheckOptions:
     seed: int = 0
     gradients: bool = True
     cnn: bool = True
-    limit_train: int | None = None
     command: str = "mnist-compare check"
 
 
@@ -75,7 +74,7 @@ def _splits(options: CheckOptions, dtype: str, cache: dict):
 
     if "data" not in cache:
         cache["data"] = load_mnist(options.data_dir)
-    limit = options.limit_train or (QUICK_TRAIN_IMAGES if options.quick else None)
+    limit = QUICK_TRAIN_IMAGES if options.quick else None
     # val_size=0: the check never validates, so it trains on all 60,000 images
     # (1,875 steps of 32 per epoch).
     key = ("splits", dtype)

@@ -48,7 +48,7 @@ class ProjectAdapter:
 
     layout = "project"
 
-    def __init__(self, net: Any, config: ModelConfig, lr_given: bool) -> None:
+    def __init__(self, net: Any, config: ModelConfig) -> None:
         self.net, self.conversions = net, []
         for name, field in HYPERPARAMETERS.items():
             if field in ROUNDED and isinstance(getattr(net, name, None), float):
@@ -82,7 +82,7 @@ class TextbookAdapter:
 
     layout = "textbook"
 
-    def __init__(self, net: Any, config: ModelConfig, lr_given: bool) -> None:
+    def __init__(self, net: Any, config: ModelConfig) -> None:
         self.net, self.config = net, config
         # Keras's gradient = scale * the textbook one (averaged over the batch)
         self.scale = MSE_TO_TEXTBOOK if config.loss == "mse" else 1.0
@@ -158,7 +158,7 @@ class GradientsAdapter:
 
     layout = "gradients"
 
-    def __init__(self, net: Any, config: ModelConfig, lr_given: bool) -> None:
+    def __init__(self, net: Any, config: ModelConfig) -> None:
         self.net, self.config = net, config
         self.params = list(net.params)
         self.optimizer = make_optimizer(config, self.params)

@@ -77,7 +77,7 @@ def build(options: ModelCheckOptions) -> Setup:
     weights = [np.asarray(w, dtype=dtype) for w in weights]
     if layout == "project":
         config = useradapters.read_hyperparameters(net, config, options.lr_given)
-    adapter = useradapters.ADAPTERS[layout](net, config, options.lr_given)
+    adapter = useradapters.ADAPTERS[layout](net, config)
     return Setup(adapter, config, weights, layout, built)
 
 
