@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     X = (mnist.train_images[:BATCH] / np.float32(255)).reshape(BATCH, 28, 28, 1)
     y = mnist.train_labels[:BATCH].astype(np.int64)
     network = Network(config, seed=0)
-    ideal_step = _ideal_epoch(config, np.empty((BATCH, 28, 28, 1), np.float32), y, 1)
+    ideal_step = _ideal_epoch(config, np.empty((BATCH, 28, 28, 1), np.float32), y)
     for _ in range(3):  # warm-up: every kept array made
         network._train_step(X, y)
     ideal, layers = [], []

@@ -81,7 +81,7 @@ def measure(name: str, data_dir: str | None, repeats: int, threads: int) -> tupl
     config = resolve(preset_layer("convnet")).model
     splits = make_splits(load_mnist(data_dir), val_size=0)
     x = splits.x_train.reshape(-1, 28, 28, 1)
-    epoch = EPOCHS[name](config, x, splits.y_train, threads)
+    epoch = EPOCHS[name](config, x, splits.y_train)
     best = min(_seconds(epoch) for _ in range(repeats))
     return best, peak_rss_mb()
 
@@ -92,7 +92,7 @@ def _seconds(action) -> float:
     return time.perf_counter() - start
 
 
-def _scratch_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
+def _scratch_epoch(config: Any, x: np.ndarray, y: np.ndarray):
     from scratch import Network
 
     network = Network(config, seed=0)
@@ -101,7 +101,7 @@ def _scratch_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
     return lambda: network.fit(x, y, batch_size=BATCH, epochs=1, seed=next(epochs))
 
 
-def _keras_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
+def _keras_epoch(config: Any, x: np.ndarray, y: np.ndarray):
     from keras_baseline import KerasTwin
 
     model = KerasTwin(config).model
@@ -110,7 +110,7 @@ def _keras_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
     return lambda: model.fit(x, Y, batch_size=BATCH, epochs=1, verbose=0)
 
 
-def _ideal_epoch(config: Any, x: np.ndarray, y: np.ndarray, threads: int):
+def _ideal_epoch(config: Any, x: np.ndarray, y: np.ndarray):
     """im2col and the matrix products of each batch alone, on preallocated arrays."""
     from scratch import Network
     from scratch.conv import Conv2D, im2col

@@ -155,5 +155,5 @@ def test_cnn_bench_pieces_run_on_a_small_set():
     x = rng.random((300, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 10, 300)
     for name in ("ideal", "scratch"):
-        epoch = bench_cnn.EPOCHS[name](config, x, y, 1)
+        epoch = bench_cnn.EPOCHS[name](config, x, y)
         assert bench_cnn._seconds(epoch) > 0
