@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Heading:
+    """A section heading (level 2: the document's title is the one level-1 heading)."""
+
     text: str
-    level: int = 2  # 1 is the title
     anchor: str = ""
 
 
@@ -90,8 +91,9 @@ def fmt(value: object, digits: int = 4) -> str:
     return str(value)
 
 
-def pct(value: float | None, digits: int = 2) -> str:
-    """A share as a percentage; missing and NaN values as an em dash (never "nan%")."""
+def pct(value: float | None) -> str:
+    """A share as a percentage with two decimals; missing and NaN values as an em dash
+    (never "nan%")."""
     if value is None or value != value:
         return "—"
-    return f"{100.0 * value:.{digits}f}%"
+    return f"{100.0 * value:.2f}%"

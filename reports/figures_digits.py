@@ -16,6 +16,9 @@ from reports.figures import png_bytes
 from reports.loader import RunData
 
 COLUMNS = 8
+DISAGREEMENTS_SHOWN = 24  # the disagreements figure: the models' surest disagreements
+MISTAKES_SHOWN = 16  # each model's most confident mistakes
+UNITS_SHOWN = 10  # first-layer weights: hidden units 0..9
 WEIGHT_CMAP = "RdBu_r"  # first-layer weights: red positive, blue negative
 
 
@@ -63,7 +66,7 @@ def _grid(run: RunData, rows: pd.DataFrame, title: str, models: list[str]) -> Mp
     return fig
 
 
-def disagreements(run: RunData, limit: int = 24) -> Figure | None:
+def disagreements(run: RunData) -> Figure | None:
     """Test digits on which the models do not all predict the same label."""
     frame = run.predictions
     models = run.models
@@ -73,7 +76,7 @@ def disagreements(run: RunData, limit: int = 24) -> Figure | None:
     differ = frame[predicted.nunique(axis=1) > 1].copy()
     total = len(differ)
     differ["certainty"] = differ[[f"{m}_confidence" for m in models]].min(axis=1)
-    differ = differ.sort_values("certainty", ascending=False).head(limit)
+    differ = differ.sort_values("certainty", ascending=False).head(DISAGREEMENTS_SHOWN)
     title = f"Test digits where the models disagree ({len(differ)} of {total} shown)"
     fig = _grid(run, differ, title, models)
     if fig is None:
@@ -87,13 +90,13 @@ def disagreements(run: RunData, limit: int = 24) -> Figure | None:
     return Figure("disagreements", caption, png_bytes(fig))
 
 
-def confident_mistakes(run: RunData, model: str, limit: int = 16) -> Figure | None:
+def confident_mistakes(run: RunData, model: str) -> Figure | None:
     """The wrong predictions `model` was most confident about."""
     frame = run.predictions
     if frame is None or f"{model}_pred" not in frame:
         return None
     wrong = frame[frame[f"{model}_pred"] != frame["label"]]
-    wrong = wrong.sort_values(f"{model}_confidence", ascending=False).head(limit)
+    wrong = wrong.sort_values(f"{model}_confidence", ascending=False).head(MISTAKES_SHOWN)
     models = [m for m in run.models if f"{m}_pred" in frame]
     fig = _grid(run, wrong, f"{run.labels[model]}: most confident mistakes", models)
     if fig is None:
@@ -105,12 +108,12 @@ def confident_mistakes(run: RunData, model: str, limit: int = 16) -> Figure | No
     return Figure(f"mistakes_{model}", caption, png_bytes(fig))
 
 
-def first_layer_weights(run: RunData, units: int = 10) -> Figure | None:
-    """The incoming weights of the first `units` hidden units, as 28x28 images."""
+def first_layer_weights(run: RunData) -> Figure | None:
+    """The incoming weights of the first UNITS_SHOWN hidden units, as 28x28 images."""
     models = [m for m in run.models if m in run.first_layer]
     if not models:
         return None
-    shown = min(units, *(run.first_layer[m].shape[1] for m in models))
+    shown = min(UNITS_SHOWN, *(run.first_layer[m].shape[1] for m in models))
     fig = MplFigure(figsize=(1.3 * shown, 1.5 * len(models) + 0.4))
     axes = np.array(fig.subplots(len(models), shown)).reshape(len(models), shown)
     for r, model in enumerate(models):

@@ -93,7 +93,7 @@ def _code(block: Code) -> str:
 def _block(block: object) -> str:
     if isinstance(block, Heading):
         anchor = f' id="{block.anchor}"' if block.anchor else ""
-        return f"<h{block.level}{anchor}>{inline(block.text)}</h{block.level}>"
+        return f"<h2{anchor}>{inline(block.text)}</h2>"
     if isinstance(block, Paragraph):
         return f'<p class="{block.kind}">{inline(block.text)}</p>'
     if isinstance(block, Table):
@@ -114,7 +114,7 @@ def render_html(doc: Document) -> str:
     nav = "".join(
         f'<a href="#{b.anchor}">{inline(b.text)}</a>'
         for b in doc.blocks
-        if isinstance(b, Heading) and b.anchor and b.level == 2
+        if isinstance(b, Heading) and b.anchor
     )
     body = "\n".join(_block(b) for b in doc.blocks)
     return (

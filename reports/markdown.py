@@ -34,17 +34,19 @@ def code(block: Code) -> str:
     return f"{caption}```{block.language}\n{block.text}\n```"
 
 
-def render_markdown(doc: Document, figure_dir: str = "figures") -> str:
+def render_markdown(doc: Document) -> str:
+    """The document as Markdown; each figure is linked as figures/<name>.png, where the
+    renderers write it."""
     parts: list[str] = [f"# {doc.title}"]
     for block in doc.blocks:
         if isinstance(block, Heading):
-            parts.append(f"{'#' * block.level} {block.text}")
+            parts.append(f"## {block.text}")
         elif isinstance(block, Paragraph):
             parts.append(PREFIX.get(block.kind, "") + block.text)
         elif isinstance(block, Table):
             parts.append(table(block))
         elif isinstance(block, Figure):
-            parts.append(f"![{block.caption}]({figure_dir}/{block.name}.png)\n\n*{block.caption}*")
+            parts.append(f"![{block.caption}](figures/{block.name}.png)\n\n*{block.caption}*")
         elif isinstance(block, Code):
             parts.append(code(block))
         elif isinstance(block, SideBySide):
