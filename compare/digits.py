@@ -251,14 +251,14 @@ def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def scale_to_box(digit: np.ndarray, box: int = BOX) -> np.ndarray:
-    """Resize so the longer side is `box` pixels, keeping the aspect ratio.
+def scale_to_box(digit: np.ndarray) -> np.ndarray:
+    """Resize so the longer side is BOX (20) pixels, keeping the aspect ratio.
 
     INTER_AREA averages when shrinking (no aliasing of thin strokes); cubic when
     enlarging a tiny drawing, clipped back to [0, 1].
     """
     h, w = digit.shape
-    factor = box / max(h, w)
+    factor = BOX / max(h, w)
     size = (max(1, round(w * factor)), max(1, round(h * factor)))  # cv2 wants (width, height)
     method = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
     return np.clip(cv2.resize(digit, size, interpolation=method), 0.0, 1.0)
@@ -271,19 +271,19 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     return float((rows * image).sum() / total), float((cols * image).sum() / total)
 
 
-def center_by_mass(digit: np.ndarray, frame: int = FRAME) -> np.ndarray:
-    """Place in a frame x frame image with the centre of mass at (14, 14), as LeCun did.
+def center_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place in a FRAME x FRAME (28x28) image with the centre of mass at (14, 14), as LeCun did.
 
     The digit is pasted in the middle first, then shifted by a sub-pixel
     translation (bilinear), so the centre of mass lands exactly on MNIST's.
     """
     h, w = digit.shape
-    canvas = np.zeros((frame, frame), np.float32)
-    top, left = (frame - h) // 2, (frame - w) // 2
+    canvas = np.zeros((FRAME, FRAME), np.float32)
+    top, left = (FRAME - h) // 2, (FRAME - w) // 2
     canvas[top : top + h, left : left + w] = digit
     row, col = center_of_mass(canvas)
     shift = np.float32([[1, 0, CENTRE - col], [0, 1, CENTRE - row]])
-    return cv2.warpAffine(canvas, shift, (frame, frame), flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(canvas, shift, (FRAME, FRAME), flags=cv2.INTER_LINEAR)
 
 
 def stretch_contrast(frame: np.ndarray) -> np.ndarray:

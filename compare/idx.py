@@ -160,11 +160,11 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
 
 
-def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> Path:
-    """Write `array` as IDX; gzip when `compress` or when the name ends in .gz."""
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write `array` as IDX; gzip when the name ends in .gz."""
     path = Path(path)
     content = encode_idx(array)
-    if compress or (compress is None and path.suffix == ".gz"):
+    if path.suffix == ".gz":
         content = gzip.compress(content, mtime=0)
     with atomic_path(path) as temp:
         temp.write_bytes(content)

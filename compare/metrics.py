@@ -196,15 +196,13 @@ def student_t_quantile(probability: float, df: int) -> float:
     return (low + high) / 2
 
 
-def confidence_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
-    """Student's t interval for the mean: mean -+ t * sd / sqrt(n); None below two values."""
+def confidence_interval(values: Sequence[float]) -> tuple[float, float] | None:
+    """Student's t 95% interval for the mean: mean -+ t * sd / sqrt(n); None below two values."""
     array = np.asarray(values, dtype=np.float64)
     if len(array) < 2:
         return None
     stats = mean_std(array)
-    half = (
-        student_t_quantile(0.5 + level / 2, len(array) - 1) * stats["std"] / math.sqrt(len(array))
-    )
+    half = student_t_quantile(0.975, len(array) - 1) * stats["std"] / math.sqrt(len(array))
     return stats["mean"] - half, stats["mean"] + half
 
 

@@ -49,14 +49,17 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def first_sentences(text: str, limit: int = 240) -> str:
+SENTENCES_LIMIT = 240  # characters of a library's message kept in a one-line error
+
+
+def first_sentences(text: str) -> str:
     """The first line of `text` for a one-line message, cut only between sentences: the
-    sentences that fit in `limit` characters (at least the first, whole)."""
+    sentences that fit in SENTENCES_LIMIT characters (at least the first, whole)."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     kept = ""
     for sentence in line.split(". "):
         candidate = f"{kept}. {sentence}" if kept else sentence
-        if kept and len(candidate) > limit:
+        if kept and len(candidate) > SENTENCES_LIMIT:
             return kept if kept.endswith(".") else f"{kept}."
         kept = candidate
     return kept

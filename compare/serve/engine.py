@@ -58,10 +58,11 @@ class FirstLayer:
         "weights: red pixels excite the unit, blue ones inhibit it."
     )
 
-    def top_units(self, x: np.ndarray, count: int = TOP_UNITS) -> list[dict[str, object]]:
-        """The units the model input `x` (1, 784) excites most: largest x W + b first."""
+    def top_units(self, x: np.ndarray) -> list[dict[str, object]]:
+        """The TOP_UNITS units the model input `x` (1, 784) excites most: largest x W + b
+        first."""
         Z = (x.astype(np.float64) @ self.W + self.b)[0]  # (units,)
-        order = np.argsort(-Z, kind="stable")[:count]
+        order = np.argsort(-Z, kind="stable")[:TOP_UNITS]
         return [
             {"unit": int(u), "activation": round(float(Z[u]), 4), "image": self.image(int(u))}
             for u in order
@@ -95,14 +96,15 @@ class FirstConv:
         "the filter responds, blue where it is inhibited."
     )
 
-    def top_units(self, x: np.ndarray, count: int = TOP_UNITS) -> list[dict[str, object]]:
-        """The filters whose feature map of `x` (1, 784) peaks highest, highest first."""
+    def top_units(self, x: np.ndarray) -> list[dict[str, object]]:
+        """The TOP_UNITS filters whose feature map of `x` (1, 784) peaks highest, highest
+        first."""
         from reports.figures_cnn import conv_forward
 
         image = x.astype(np.float64).reshape(1, 28, 28, 1)
         Z = conv_forward(self.spec, self.W, self.b, image)[0]  # (Ho, Wo, filters)
         peaks = Z.max(axis=(0, 1))  # (filters,)
-        order = np.argsort(-peaks, kind="stable")[:count]
+        order = np.argsort(-peaks, kind="stable")[:TOP_UNITS]
         return [
             {"unit": int(f), "activation": round(float(peaks[f]), 4),
              "image": _map_image(Z[:, :, f])}
