@@ -4,9 +4,9 @@ its Keras twin) side by side, then render the run folder's report.
 Settings come from four layers, later ones winning: built-in defaults < `--preset`
 < `--config FILE.toml` < flags (`compare.runflags`). Everything is validated, and the
 output folder checked, before any data is loaded or any model trained; bad input is
-one line on stderr and exit code 2. A diverged run (`compare.training.Diverged`) is one line and
-exit code 1. This command layer is where compare meets `reports`: compare's core never
-imports it. See docs/run.md.
+one line on stderr and exit code 2. A diverged run (`compare.training.Diverged`) is one
+line and exit code 1. This command layer is where compare meets `reports`: compare's
+core never imports it. See docs/run.md.
 """
 
 from __future__ import annotations
