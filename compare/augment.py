@@ -27,6 +27,7 @@ CENTRE = (SIDE - 1) / 2  # 13.5: the middle of the image, between pixels 13 and 
 MAX_SHIFT = SIDE // 2  # pixels; a larger move can take most of a digit off the image
 MAX_ROTATE = 180.0  # degrees
 MAX_ZOOM = 0.5  # scale factors from 0.5 to 1.5 at most
+CHUNK = 1024  # images distorted at once (about 80 MB of coordinates)
 
 
 @dataclass(frozen=True)
@@ -42,20 +43,24 @@ class Distortions:
         return bool(self.shift or self.rotate or self.zoom)
 
     def describe(self) -> str:
-        """e.g. 'moved up to 2 pixels, turned up to 10 degrees and scaled by 0.9 to 1.1'."""
-        parts = [f"moved up to {self.shift:g} pixels down and across"] if self.shift else []
+        """e.g. 'each training image moved up to 2 pixels in each direction, turned up to
+        10 degrees and scaled by 0.9 to 1.1 at random' ('' without distortions)."""
+        pixels = "pixel" if self.shift == 1 else "pixels"
+        parts = [f"moved up to {self.shift:g} {pixels} in each direction"] if self.shift else []
         parts += [f"turned up to {self.rotate:g} degrees"] if self.rotate else []
-        zoom = f"scaled by {1 - self.zoom:g} to {1 + self.zoom:g}" if self.zoom else ""
-        parts += [zoom] if zoom else []
-        return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        parts += [f"scaled by {1 - self.zoom:g} to {1 + self.zoom:g}"] if self.zoom else []
+        if not parts:
+            return ""
+        listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        return f"each training image {listed} at random"
 
     def batch(
         self, x: np.ndarray, seed: int, epoch: int, batch: int, background: float = 0.0
     ) -> np.ndarray:
-        """Batch `batch` (0-based) of epoch `epoch` (0-based), distorted: (n, 784) -> (n,
-        784), a new array; `x` itself when there is nothing to do. `background` is a blank
-        pixel's value after preprocessing: 0.0 for pixels in [0, 1], -mean/std when
-        standardized."""
+        """Batch `batch` (0-based) of epoch `epoch` (0-based), distorted: a new (n, 784)
+        array, or `x` (n, 784) itself when there is nothing to do. `background` is a
+        blank pixel's value after preprocessing: 0.0 for pixels in [0, 1], -mean/std
+        when standardized."""
         if not self:
             return x
         n = len(x)
@@ -63,7 +68,13 @@ class Distortions:
         angles = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n))  # (n,) radians
         scales = rng.uniform(1 - self.zoom, 1 + self.zoom, n)  # (n,)
         offsets = rng.uniform(-self.shift, self.shift, (n, 2))  # (n, 2) pixels (down, right)
-        return distort_images(x, angles, scales, offsets, background)
+        # in slices: distorting holds about 26x an image's floats in coordinates at once
+        pieces = [
+            distort_images(x[i : i + CHUNK], angles[i : i + CHUNK], scales[i : i + CHUNK],
+                           offsets[i : i + CHUNK], background)
+            for i in range(0, n, CHUNK)
+        ]  # fmt: skip
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 NO_DISTORTIONS = Distortions()

@@ -57,6 +57,8 @@ class DataConfig:
         require_number("data.shift", self.shift, low=0.0, high=MAX_SHIFT)
         require_number("data.rotate", self.rotate, low=0.0, high=MAX_ROTATE)
         require_number("data.zoom", self.zoom, low=0.0, high=MAX_ZOOM)
+        for name in ("shift", "rotate", "zoom"):  # 2 and 2.0 are one setting: one form
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     @property
     def distortions(self) -> Distortions:

@@ -58,9 +58,8 @@ def execute(
         data, val_size=config.data.val_size, seed=config.seed, dtype=config.model.dtype,
         standardize=config.data.standardize, limit_train=config.data.limit_train,
     )  # fmt: skip
-    distortions = config.data.distortions
-    moves = f"; each training image {distortions.describe()} at random" if distortions else ""
-    progress.message(f"data: {splits.sentence()}{moves}; writing {out}")
+    moves = config.data.distortions.describe()
+    progress.message(f"data: {splits.sentence()}{'; ' if moves else ''}{moves}; writing {out}")
     base = {"config": config, "out": out, "splits": splits, "started": started}
     base["invocation"], base["baseline_mb"] = invocation, peak_rss_mb()  # data, no models yet
     runfolder.write_text(out / "config.toml", to_toml(config, header=_toml_header(out)))

@@ -133,13 +133,16 @@ def _stopped_by_the_disk(out: Path, error: OSError) -> dict[str, Any]:
 
 def trained_as(folder: Path, task: RunTask) -> bool:
     """Whether the run in `folder` was trained with `task`'s config (its config.toml): a
-    sweep resumed with other --models or --data-dir must not reuse its old runs."""
+    sweep resumed with other --models or --data-dir must not reuse its old runs. The
+    configs are compared resolved, so a key an older version did not write (its default
+    then) does not make a run look different."""
     import tomllib
 
-    from compare.runconfig import to_toml
+    from compare.runconfig import resolve
+    from scratch.config import ConfigError
 
     try:
-        kept = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        kept = resolve(tomllib.loads((folder / "config.toml").read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError):
         return False
-    return kept == tomllib.loads(to_toml(task.config))
+    return kept == task.config

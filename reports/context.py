@@ -131,13 +131,13 @@ def _distortion_words(config: dict[str, Any]) -> str:
     """The random distortions of the training images, in words ('' without them)."""
     data = config.get("data", {})
     data = data if isinstance(data, dict) else {}
-    distortions = Distortions(**{f.name: data.get(f.name, 0.0) for f in fields(Distortions)})
-    if not distortions:
+    amounts = {f.name: data.get(f.name, 0.0) for f in fields(Distortions)}
+    words = Distortions(**amounts).describe()
+    if not words:
         return ""
     return (
-        f"; each training image {distortions.describe()} at random, once per batch in the "
-        "shared pipeline, so every model trained on the same distorted images (validation "
-        "and test images are not distorted)"
+        f"; {words}, once per batch in the shared pipeline, so every model trained on the "
+        "same distorted images (validation and test images are not distorted)"
     )
 
 

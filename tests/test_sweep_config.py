@@ -171,3 +171,27 @@ def test_result_files_from_run_folders(tmp_path):
     assert other["complete"] == "2" and other["runs"] == "3"
     p_values = [float(pair["p_value"]), float(other["p_value"])]
     assert float(pair["p_holm"]) == pytest.approx(min(1.0, 2 * min(p_values)))
+
+
+def test_a_kept_run_counts_as_trained_with_the_same_config_written_by_an_older_version(
+    tmp_path,
+):
+    """--resume reuses a run whose config.toml resolves to the task's config, even when
+    an older version did not write a key (here the distortions, default 0)."""
+    from compare.runconfig import resolve, to_toml
+    from compare.sweepconfig import RunTask
+    from compare.sweeprun import trained_as
+
+    config = resolve({"epochs": 2, "models": ["scratch"]})
+    task = RunTask("cell", 0, "run", config)
+    old_text = "\n".join(
+        line for line in to_toml(config).splitlines()
+        if not line.startswith(("shift", "rotate", "zoom"))
+    )  # fmt: skip
+    assert "shift" not in old_text
+    (tmp_path / "config.toml").write_text(old_text)
+    assert trained_as(tmp_path, task)
+    (tmp_path / "config.toml").write_text(old_text.replace("epochs = 2", "epochs = 3"))
+    assert not trained_as(tmp_path, task)
+    (tmp_path / "config.toml").write_text("epochs = [")  # damaged: train again
+    assert not trained_as(tmp_path, task)
