@@ -23,8 +23,17 @@ from reports.stats import SIGNIFICANCE, format_p
 from reports.writing import add_sections, write_report
 
 SWEEP_FILE = "sweep.json"
-RESUME = "mnist-compare sweep SWEEP_DIR/sweep.toml --out SWEEP_DIR --resume"
-REBUILD = f"Rebuild them from the run folders with `{RESUME}`."
+
+
+def resume(folder: Path) -> str:
+    """The command that finishes the sweep in `folder` and rebuilds its result files."""
+    return f"mnist-compare sweep {folder / 'sweep.toml'} --out {folder} --resume"
+
+
+def rebuild(folder: Path) -> str:
+    return f"Rebuild them from the run folders with `{resume(folder)}`."
+
+
 # The columns the report needs, as compare/sweepresults.py writes them; the first
 # `KEY_COLUMNS` are never empty in a whole file.
 CELLS_COLUMNS = (
@@ -65,11 +74,11 @@ def load_sweep(folder: Path) -> SweepData:
     except (OSError, ValueError) as error:
         raise ReportError(
             f"{folder / SWEEP_FILE} cannot be read ({error}); rebuild it from "
-            f"the run folders: {RESUME.replace('SWEEP_DIR', str(folder))}"
+            f"the run folders: {resume(folder)}"
         ) from None
     if not isinstance(info, dict) or not isinstance(info.get("runs"), list):
         raise ReportError(f"{folder / SWEEP_FILE} is not a sweep's file (no list of runs); "
-                          f"rebuild it: {RESUME.replace('SWEEP_DIR', str(folder))}")  # fmt: skip
+                          f"rebuild it: {resume(folder)}")  # fmt: skip
     sweep = SweepData(folder, info)
     for name, columns, attribute in (("sweep.csv", RUNS_COLUMNS, "runs"),
                                      ("cells.csv", CELLS_COLUMNS, "cells")):  # fmt: skip
@@ -102,19 +111,21 @@ def build_document(sweep: SweepData) -> tuple[Document, bool]:
     """The report, and whether a section that reads cells.csv could not be drawn."""
     doc = Document(f"MNIST sweep — {sweep.folder.resolve().name}",
                    unreadable=list(sweep.unreadable))  # fmt: skip
+    again = rebuild(sweep.folder)
     for name, why in sweep.unreadable.items():
         doc.add(Paragraph(f"**Unreadable file** (its sections say so): {name}: {why}. Was it "
-                          f"edited or cut short? {REBUILD}", kind="warning"))  # fmt: skip
-    failed = add_sections(doc, (_overview, _accuracy, _differences, _speed, _runs), sweep, REBUILD)
+                          f"edited or cut short? {again}", kind="warning"))  # fmt: skip
+    sections = (_overview, _accuracy, _differences, _speed, _runs)
+    failed = add_sections(doc, sections, sweep, again)
     return doc, bool(SECTIONS_FROM_CELLS & set(failed))
 
 
 def _from_cells(sweep: SweepData, doc: Document, kind: str) -> pd.DataFrame | None:
     """cells.csv's rows of `kind`, or None and a warning in place when it is damaged."""
     if sweep.cells is None:
-        why = sweep.unreadable.get("cells.csv", "missing")
+        why, again = sweep.unreadable.get("cells.csv", "missing"), rebuild(sweep.folder)
         doc.add(Paragraph(f"**This section is not drawn**: cells.csv ({why}) could not be read. "
-                          f"{REBUILD} Figures the previous report drew from it stay in figures/.",
+                          f"{again} Figures the previous report drew from it stay in figures/.",
                           kind="warning"))  # fmt: skip
         return None
     return sweep.cells[sweep.cells["kind"] == kind]
@@ -132,8 +143,8 @@ def _overview(sweep: SweepData, doc: Document) -> None:
     ))  # fmt: skip
     if info.get("status") != "complete" or set(counts) - {"complete"}:
         doc.add(Paragraph("Not every run is complete: the statistics use the complete runs "
-                          "only. Finish the sweep with `mnist-compare sweep SWEEP_DIR/sweep.toml "
-                          "--out SWEEP_DIR --resume`.", kind="warning"))  # fmt: skip
+                          f"only. Finish the sweep with `{resume(sweep.folder)}`.",
+                          kind="warning"))  # fmt: skip
     swept = ", ".join(f"`{k}`" for k in sweep.keys) or "nothing (one cell)"
     doc.add(Paragraph(f"Swept keys: {swept}. Each run is an ordinary run folder under `runs/` "
                       "with its own report (links at the end)."))  # fmt: skip
