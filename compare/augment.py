@@ -45,7 +45,7 @@ class Distortions:
     def describe(self) -> str:
         """e.g. 'each training image moved up to 2 pixels in each direction, turned up to
         10 degrees and scaled by 0.9 to 1.1 at random' ('' without distortions)."""
-        pixels = "pixel" if self.shift == 1 else "pixels"
+        pixels = "pixel" if f"{self.shift:g}" == "1" else "pixels"
         parts = [f"moved up to {self.shift:g} {pixels} in each direction"] if self.shift else []
         parts += [f"turned up to {self.rotate:g} degrees"] if self.rotate else []
         parts += [f"scaled by {1 - self.zoom:g} to {1 + self.zoom:g}"] if self.zoom else []

@@ -57,8 +57,8 @@ class DataConfig:
         require_number("data.shift", self.shift, low=0.0, high=MAX_SHIFT)
         require_number("data.rotate", self.rotate, low=0.0, high=MAX_ROTATE)
         require_number("data.zoom", self.zoom, low=0.0, high=MAX_ZOOM)
-        for name in ("shift", "rotate", "zoom"):  # 2 and 2.0 are one setting: one form
-            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("shift", "rotate", "zoom"):  # 2, 2.0 (and -0, 0) are one setting
+            object.__setattr__(self, name, float(getattr(self, name)) + 0.0)
 
     @property
     def distortions(self) -> Distortions:
@@ -228,7 +228,7 @@ def load_toml(path: str | Path, extra_keys: tuple[str, ...] = ()) -> dict[str, A
         raise ConfigError(f"config file {path} not found; check the --config path") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file {path}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, ValueError) as error:  # ValueError: a 4,301-digit int
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     known = {f.name for f in fields(RunConfig)} | set(extra_keys)
     _reject_unknown(f"config file {path}:", values, known)

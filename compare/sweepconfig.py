@@ -179,6 +179,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                 _resolve_cell(where, base, cell, seed, overrides or {}))
         for cell in cells for seed in seed_list
     ]  # fmt: skip
+    _check_distinct(where, [run for run in runs if run.seed == first_seed])
     text = read_config_text(path).decode("utf-8")
     return Sweep(path, keys, cells, seed_list, runs, text)
 
@@ -200,6 +201,16 @@ def _check_unique(where: str, cells: list[Cell]) -> None:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise ConfigError(f"{where}: the cells {', '.join(twice)} appear more than once")
+
+
+def _check_distinct(where: str, runs: list[RunTask]) -> None:
+    """Two cells whose values differ only in form (0 and 0.0) are one setting."""
+    first: dict[RunConfig, str] = {}
+    for run in runs:
+        if run.config in first:
+            raise ConfigError(f"{where}: the cells {first[run.config]} and {run.cell} are the "
+                              "same setting; give it once")  # fmt: skip
+        first[run.config] = run.cell
 
 
 def _resolve_cell(

@@ -113,7 +113,7 @@ def matching(run: RunData, doc: Document) -> None:
                 if data.get("standardized")
                 else ""
             )
-            + _distortion_words(config),
+            + _distortion_words(config, run.compares),
         ],
         ["Numeric type", f"{model.get('dtype', '?')}: the run config's, and the data's"],
     ]
@@ -127,7 +127,7 @@ def matching(run: RunData, doc: Document) -> None:
     doc.add(Table(["What could differ", "In this run"], rows, align_right_from=99))
 
 
-def _distortion_words(config: dict[str, Any]) -> str:
+def _distortion_words(config: dict[str, Any], compares: bool) -> str:
     """The random distortions of the training images, in words ('' without them)."""
     data = config.get("data", {})
     data = data if isinstance(data, dict) else {}
@@ -135,9 +135,10 @@ def _distortion_words(config: dict[str, Any]) -> str:
     words = Distortions(**amounts).describe()
     if not words:
         return ""
+    shared = ", so every model trained on the same distorted images" if compares else ""
     return (
-        f"; {words}, once per batch in the shared pipeline, so every model trained on the "
-        "same distorted images (validation and test images are not distorted)"
+        f"; {words}, once per batch in the shared pipeline{shared} (validation and test "
+        "images are not distorted)"
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -270,6 +271,9 @@ def require_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        digits = len(str(abs(value)))  # too large for a float: math.isfinite would raise
+        raise ConfigError(f"{name} must be a finite number, got a {digits}-digit integer", key=name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {value!r}", key=name)
     too_low = low is not None and (value <= low if low_open else value < low)

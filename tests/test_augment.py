@@ -133,7 +133,7 @@ def test_describe_says_what_is_drawn():
         "each training image moved up to 2 pixels in each direction, turned up to 10 degrees "
         "and scaled by 0.9 to 1.1 at random"
     )
-    assert Distortions(shift=1).describe() == (
+    assert Distortions(shift=1.0).describe() == (
         "each training image moved up to 1 pixel in each direction at random"
     )
     assert Distortions(rotate=5, zoom=0.2).describe() == (
@@ -216,11 +216,26 @@ def test_the_convnet_preset_distorts_its_training_images():
 
 @pytest.mark.parametrize(
     "key, bad", [("shift", -1), ("shift", MAX_SHIFT + 1), ("rotate", 181), ("zoom", 0.6),
-                 ("zoom", "0.1"), ("rotate", True), ("shift", float("nan"))],
+                 ("zoom", "0.1"), ("rotate", True), ("shift", float("nan")), ("shift", 10**400)],
 )  # fmt: skip
 def test_a_bad_amount_is_refused_with_its_range(key, bad):
     with pytest.raises(ConfigError, match=rf"data.{key} must be a"):
         resolve({"data": {key: bad}})
+
+
+def test_amounts_are_stored_in_one_form():
+    data = resolve({"data": {"shift": -0, "rotate": 2, "zoom": -0.0}}).data
+    assert (data.shift, data.rotate, data.zoom) == (0.0, 2.0, 0.0)
+    assert str(data.zoom) == "0.0" and isinstance(data.rotate, float)  # not -0.0, not 2
+
+
+@pytest.mark.parametrize("digits", [401, 4400])
+def test_a_huge_integer_in_a_config_file_is_one_line(digits, tmp_path, capsys):
+    path = tmp_path / "big.toml"
+    path.write_text(f"[data]\nshift = 1{'0' * (digits - 1)}\n")
+    code = main(["run", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("argv", [["--shift", "-1"], ["--rotate", "200"], ["--zoom", "two"]])

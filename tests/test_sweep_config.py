@@ -195,3 +195,10 @@ def test_a_kept_run_counts_as_trained_with_the_same_config_written_by_an_older_v
     assert not trained_as(tmp_path, task)
     (tmp_path / "config.toml").write_text("epochs = [")  # damaged: train again
     assert not trained_as(tmp_path, task)
+
+
+def test_two_cells_that_differ_only_in_form_are_one_setting(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('epochs = 1\n[grid]\n"data.shift" = [0, 0.0]\n')
+    with pytest.raises(ConfigError, match="are the same setting"):
+        load_sweep(path)

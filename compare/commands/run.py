@@ -117,13 +117,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="train on the first N of the shuffled training split",
     )
     data.add_argument("--standardize", action="store_true", default=None, help="(x-mean)/std")
-    each = "each training image at random, the same for every model (default 0: none)"
+    each = "at random, the same for every model (default 0: none)"
     for flag, metavar, what in (
-        ("--shift", "PIXELS", "move up to PIXELS down and across"),
-        ("--rotate", "DEGREES", "turn up to DEGREES"),
-        ("--zoom", "FRACTION", "scale by 1-FRACTION to 1+FRACTION"),
+        ("--shift", "PIXELS", "move each training image up to PIXELS (0-14) in each direction"),
+        ("--rotate", "DEGREES", "turn each training image up to DEGREES (0-180) either way"),
+        ("--zoom", "FRACTION", "scale each training image by 1-FRACTION to 1+FRACTION (0-0.5)"),
     ):
-        data.add_argument(flag, type=float, metavar=metavar, help=f"{what}: {each}")
+        data.add_argument(flag, type=float, metavar=metavar, help=f"{what}, {each}")
     data.add_argument("--no-verify", action="store_true", help="accept any IDX dataset")
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="run folder (default runs/<time>-<tag>)")
