@@ -27,7 +27,7 @@ CENTRE = (SIDE - 1) / 2  # 13.5: the middle of the image, between pixels 13 and 
 MAX_SHIFT = SIDE // 2  # pixels; a larger move can take most of a digit off the image
 MAX_ROTATE = 180.0  # degrees
 MAX_ZOOM = 0.5  # scale factors from 0.5 to 1.5 at most
-CHUNK = 1024  # images distorted at once (about 80 MB of coordinates)
+CHUNK = 1024  # images distorted at once (a slice peaks at 84 MB, docs/data.md)
 
 
 @dataclass(frozen=True)

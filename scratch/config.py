@@ -271,6 +271,7 @@ def require_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
+    """A finite number within the bounds, or a one-line ConfigError naming `name`."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
         digits = len(str(abs(value)))  # too large for a float: math.isfinite would raise
         raise ConfigError(f"{name} must be a finite number, got a {digits}-digit integer", key=name)
